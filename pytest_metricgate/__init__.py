@@ -1,0 +1,32 @@
+"""pytest-metricgate: fail CI when ML metrics regress.
+
+Run ``pytest --metric-gate``; limits and history live in ``[tool.metricgate]``
+of pyproject.toml. Tests record values through the ``metric_gate`` fixture,
+whose type is ``MetricGate``. The drift and data-quality helpers are in
+``pytest_metricgate.quality`` (imported on first use: it needs numpy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ConfigError, HistoryError, MetricGateError, ValuesFileError
+from .recording import MetricGate
+
+__all__ = [
+    "ConfigError",
+    "HistoryError",
+    "MetricGate",
+    "MetricGateError",
+    "ValuesFileError",
+    "quality",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # numpy stays unimported until someone asks for the quality helpers.
+    if name == "quality":
+        from . import quality
+
+        return quality
+    raise AttributeError(f"module 'pytest_metricgate' has no attribute {name!r}")

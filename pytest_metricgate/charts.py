@@ -1,0 +1,262 @@
+"""The only module that imports matplotlib: series and verdicts in, PNG or SVG bytes out.
+
+Drawing uses ``matplotlib.figure.Figure`` with the Agg canvas, never pyplot, so
+no global figure state exists to leak. A temporary ``rc_context`` pins the
+style, so a user's matplotlibrc cannot change the output, and the files carry
+no date or software tag: identical input gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .config import MetricRule
+from .gate import FAIL, PASS, UNGATED, WARN, Verdict, format_limit, format_value
+from .report import Series
+
+VERDICT_COLOURS = {PASS: "#1a7f37", FAIL: "#cf222e", WARN: "#bf8700", UNGATED: "#57606a"}
+_LINE_COLOURS = ("#0969da", "#8250df", "#1b7c83", "#bc4c00", "#4d2d00", "#6e7781")
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#d0d7de",
+    "grid.linewidth": 0.6,
+    "svg.hashsalt": "pytest-metricgate",
+    "svg.fonttype": "path",
+    "path.simplify": True,
+}
+_NO_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+_MAX_TICKS = 12
+_SINGLE_CHART_LIMIT = 6
+
+
+def metric_chart(series: Series, verdict: Verdict, rule: MetricRule | None, fmt: str) -> bytes:
+    """One metric's trend as PNG or SVG bytes."""
+    return _save(metric_figure(series, verdict, rule), fmt)
+
+
+def metric_figure(series: Series, verdict: Verdict, rule: MetricRule | None) -> Figure:
+    """One metric's trend: history, limits, baseline and its allowed band, breaches, and this run's point."""
+    with matplotlib.rc_context(_STYLE):
+        figure = Figure(figsize=(8, 4.2), dpi=100, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        _draw_metric(axes, series, verdict, rule, compact=False)
+        return figure
+
+
+def overview_chart(
+    series: Sequence[Series],
+    verdicts: Mapping[str, Verdict],
+    rules: Mapping[str, MetricRule],
+    fmt: str,
+) -> bytes:
+    """Every metric at once: the classic single chart for a few metrics on one scale, small multiples otherwise."""
+    return _save(overview_figure(series, verdicts, rules), fmt)
+
+
+def overview_figure(
+    series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]
+) -> Figure:
+    """The overview chart's figure (see ``overview_chart``)."""
+    with matplotlib.rc_context(_STYLE):
+        if 0 < len(series) <= _SINGLE_CHART_LIMIT and _share_a_scale(series):
+            figure = Figure(figsize=(9, 4.8), dpi=100, layout="constrained")
+            FigureCanvasAgg(figure)
+            _draw_combined(figure.add_subplot(), series, verdicts, rules)
+        else:
+            columns = max(1, min(5, math.ceil(math.sqrt(len(series)))))
+            rows = max(1, math.ceil(len(series) / columns))
+            figure = Figure(figsize=(3.4 * columns, 2.5 * rows + 0.4), dpi=100, layout="constrained")
+            FigureCanvasAgg(figure)
+            for index, item in enumerate(series):
+                axes = figure.add_subplot(rows, columns, index + 1)
+                _draw_metric(axes, item, verdicts[item.name], rules.get(item.name), compact=True)
+            if not series:
+                figure.text(0.5, 0.5, "no metrics", ha="center", va="center")
+        return figure
+
+
+def _save(figure: Figure, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(_STYLE):
+        figure.savefig(buffer, format=fmt, metadata=_NO_METADATA[fmt])
+    return buffer.getvalue()
+
+
+def _share_a_scale(series: Sequence[Series]) -> bool:
+    """True when the metrics' ranges are alike enough to read on one y axis (accuracy beside recall, not beside latency)."""
+    spans, lows, highs = [], [], []
+    for item in series:
+        finite = [v for v in item.values if v is not None and math.isfinite(v)]
+        if not finite:
+            continue
+        lows.append(min(finite))
+        highs.append(max(finite))
+        spans.append(max(finite) - min(finite))
+    if not spans:
+        return True
+    widest = max(max(spans), 1e-12)
+    return (max(highs) - min(lows)) <= 4 * widest or (max(highs) - min(lows)) <= 0.25
+
+
+def _xs(series: Series) -> list[int]:
+    return list(range(len(series.values)))
+
+
+def _plain(values: Sequence[float | None]) -> list[float]:
+    return [math.nan if v is None else v for v in values]
+
+
+def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None, *, compact: bool) -> None:
+    xs, ys = _xs(series), _plain(series.values)
+    colour = VERDICT_COLOURS[verdict.verdict]
+    history_end = len(ys) - 1 if series.has_current else len(ys)
+    axes.plot(xs[:history_end], ys[:history_end], color="#0969da", marker="o", markersize=3 if compact else 4,
+              linewidth=1.4, label="history", zorder=3)
+    if series.has_current and history_end > 0 and not math.isnan(ys[history_end - 1]):
+        axes.plot(xs[history_end - 1 :], ys[history_end - 1 :], color="#0969da", linestyle=":", linewidth=1.2, zorder=3)
+
+    breach_x = [x for x, y, hit in zip(xs[:history_end], ys, series.breaches) if hit and not math.isnan(y)]
+    breach_y = [ys[x] for x in breach_x]
+    if breach_x:
+        axes.scatter(breach_x, breach_y, color=VERDICT_COLOURS[FAIL], marker="x", s=30 if compact else 45,
+                     linewidths=1.6, zorder=4, label="breach")
+
+    extent = [y for y in ys if not math.isnan(y)]
+    if rule is not None:
+        extent += _draw_limits(axes, rule, verdict, compact=compact)
+
+    if series.has_current and ys and not math.isnan(ys[-1]):
+        axes.scatter([xs[-1]], [ys[-1]], s=70 if compact else 110, color=colour, edgecolor="white",
+                     linewidth=1.5, zorder=5, label="this run")
+        if not compact:
+            axes.annotate(
+                f"{format_value(ys[-1])}  {verdict.verdict.upper()}",
+                (xs[-1], ys[-1]),
+                xytext=(-8, 10),
+                textcoords="offset points",
+                ha="right",
+                color=colour,
+                fontweight="bold",
+                zorder=6,
+            )
+    _set_y_range(axes, extent)
+    _set_x_labels(axes, series, compact=compact)
+    title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
+    axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
+    if not compact:
+        axes.legend(loc="best", fontsize=8, frameon=False)
+
+
+def _draw_limits(axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> list[float]:
+    """Draw min/max lines, the baseline and the band the relative rules allow; return the y values drawn."""
+    drawn: list[float] = []
+    for label, limit in (("min", rule.min), ("max", rule.max)):
+        if limit is None:
+            continue
+        axes.axhline(limit, color=VERDICT_COLOURS[FAIL], linestyle="--", linewidth=1.1, zorder=2)
+        axes.annotate(f"{label} {format_limit(limit)}", (1.0, limit), xycoords=("axes fraction", "data"),
+                      xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
+                      color=VERDICT_COLOURS[FAIL], fontsize=7 if compact else 8)
+        drawn.append(limit)
+    if verdict.baseline is not None:
+        reference = verdict.baseline
+        axes.axhline(reference, color="#57606a", linestyle="-.", linewidth=1.0, zorder=2,
+                     label=None if compact else f"baseline ({verdict.baseline_text})")
+        drawn.append(reference)
+        allowed = _allowed_drop(rule, reference)
+        if allowed is not None:
+            edge = reference - allowed if rule.higher_is_better else reference + allowed
+            axes.axhspan(min(edge, reference), max(edge, reference), color="#2da44e", alpha=0.12, zorder=1,
+                         label=None if compact else "allowed drop")
+            drawn.append(edge)
+    return drawn
+
+
+def _allowed_drop(rule: MetricRule, reference: float) -> float | None:
+    """How far below (or above) the baseline a value may go before a relative rule fails."""
+    allowances = []
+    if rule.max_drop is not None:
+        allowances.append(rule.max_drop)
+    if rule.max_drop_pct is not None and reference != 0:
+        allowances.append(rule.max_drop_pct / 100 * abs(reference))
+    return min(allowances) if allowances else None
+
+
+def _set_y_range(axes, extent: Sequence[float]) -> None:
+    finite = [y for y in extent if math.isfinite(y)]
+    if not finite:
+        return
+    low, high = min(finite), max(finite)
+    pad = (high - low) * 0.12 or max(abs(high) * 0.05, 0.01)
+    axes.set_ylim(low - pad, high + pad)
+
+
+def _set_x_labels(axes, series: Series, *, compact: bool) -> None:
+    count = len(series.values)
+    if count == 0:
+        return
+    labels = [label or str(index + 1) for index, label in enumerate(series.labels)]
+    if series.has_current:
+        labels[-1] = labels[-1] if series.labels[-1] else "this run"
+    most = 5 if compact else _MAX_TICKS
+    step = max(1, math.ceil(count / most))
+    # Always show the newest run: count back from it.
+    ticks = list(range(count - 1, -1, -step))[::-1]
+    axes.set_xticks(ticks)
+    axes.set_xticklabels([_shorten(labels[i]) for i in ticks], rotation=30 if not compact else 0,
+                         ha="right" if not compact else "center", fontsize=7 if compact else 8)
+    axes.set_xlim(-0.5, count - 0.5)
+    if series.label_name and not compact:
+        axes.set_xlabel(series.label_name)
+
+
+def _shorten(label: str) -> str:
+    return label if len(label) <= 16 else label[:15] + "…"
+
+
+def _draw_combined(axes, series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]) -> None:
+    extent: list[float] = []
+    limits_drawn: dict[float, list[str]] = {}
+    for index, item in enumerate(series):
+        colour = _LINE_COLOURS[index % len(_LINE_COLOURS)]
+        verdict = verdicts[item.name]
+        xs, ys = _xs(item), _plain(item.values)
+        axes.plot(xs, ys, color=colour, marker="o", markersize=4, linewidth=1.5,
+                  label=f"{item.name} ({verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict})")
+        flags = list(item.breaches)
+        if item.has_current and flags:
+            flags[-1] = verdict.verdict == FAIL
+        hits = [x for x, y, hit in zip(xs, ys, flags) if hit and not math.isnan(y)]
+        if hits:
+            axes.scatter(hits, [ys[x] for x in hits], color=VERDICT_COLOURS[FAIL], marker="x", s=45, zorder=4)
+        extent += [y for y in ys if not math.isnan(y)]
+        rule = rules.get(item.name)
+        for limit in (rule.min, rule.max) if rule else ():
+            if limit is not None:
+                limits_drawn.setdefault(limit, []).append(item.name)
+    for limit, names in limits_drawn.items():
+        axes.axhline(limit, color=VERDICT_COLOURS[FAIL], linestyle="--", linewidth=1.2)
+        who = "" if len(names) == len(series) else f" ({', '.join(names)})"
+        axes.annotate(f"limit {format_limit(limit)}{who}", (1.0, limit), xycoords=("axes fraction", "data"),
+                      xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
+                      color=VERDICT_COLOURS[FAIL], fontsize=8)
+        extent.append(limit)
+    _set_y_range(axes, extent)
+    _set_x_labels(axes, max(series, key=lambda s: len(s.values)), compact=False)
+    failed = sum(1 for item in series if verdicts[item.name].verdict == FAIL)
+    title = f"metric gate: {failed} of {len(series)} failing" if failed else f"metric gate: {len(series)} metrics"
+    axes.set_title(title, loc="left", fontweight="bold",
+                   color=VERDICT_COLOURS[FAIL] if failed else VERDICT_COLOURS[PASS])
+    axes.legend(loc="best", fontsize=8, frameon=False)

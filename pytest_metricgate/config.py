@@ -1,0 +1,371 @@
+"""Find and validate ``[tool.metricgate]``: every key checked once, into frozen dataclasses.
+
+Paths in the file are relative to the pyproject.toml that holds them, never to
+the current directory; paths given on the command line are relative to where
+pytest was started. Every mistake is a ``ConfigError`` whose message names the
+file, the table and key, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+from .values import describe, is_number
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+BASELINE_METHODS = ("last", "best", "mean", "median")
+DIRECTIONS = ("higher", "lower")
+SEVERITIES = ("error", "warning")
+CHART_FORMATS = ("png", "svg")
+HISTORY_SUFFIXES = (".jsonl", ".csv")
+
+_TOP_KEYS = (
+    "history",
+    "current",
+    "report-dir",
+    "baseline",
+    "window",
+    "chart-format",
+    "chart-runs",
+    "metrics",
+)
+_METRIC_KEYS = (
+    "min",
+    "max",
+    "max-drop",
+    "max-drop-pct",
+    "direction",
+    "severity",
+    "required",
+)
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """The limits of one gated metric, as ``[tool.metricgate.metrics.NAME]`` gives them."""
+
+    name: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+    max_drop_pct: float | None = None
+    direction: str = "higher"
+    severity: str = "error"
+    required: bool = True
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher"
+
+    @property
+    def has_relative_rule(self) -> bool:
+        return self.max_drop is not None or self.max_drop_pct is not None
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """Where the history lives: a JSONL or CSV file, or arrays inline in the config."""
+
+    kind: str  # "jsonl", "csv" or "inline"
+    shown: str  # how messages name it
+    path: Path | None = None
+    inline: Mapping[str, tuple[float, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line values, which win over the file; ``None`` means not given."""
+
+    history: Path | None = None
+    current: Path | None = None
+    report_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """The whole validated ``[tool.metricgate]`` table."""
+
+    source: Path
+    shown: str
+    history: HistorySpec | None
+    current: Path | None
+    current_shown: str | None
+    report_dir: Path
+    baseline: str = "median"
+    window: int = 5
+    chart_format: str = "png"
+    chart_runs: int = 200
+    metrics: tuple[MetricRule, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def gated_names(self) -> frozenset[str]:
+        return frozenset(rule.name for rule in self.metrics)
+
+
+def load(
+    pyproject: Path,
+    *,
+    shown: str,
+    overrides: Overrides = Overrides(),
+    invocation_dir: Path | None = None,
+    strict: bool = False,
+) -> GateConfig:
+    """Read and validate ``[tool.metricgate]`` from ``pyproject``.
+
+    ``shown`` is how messages name the file. Unknown keys become warnings in
+    ``GateConfig.warnings``, or a ``ConfigError`` when ``strict`` (pytest's
+    ``--strict-config``).
+    """
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{shown}: not found; --metric-gate reads its limits from [tool.metricgate] "
+            "in the pyproject.toml at pytest's rootdir"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{shown}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+    tool = document.get("tool", {})
+    table = tool.get("metricgate") if isinstance(tool, dict) else None
+    if table is None:
+        raise ConfigError(
+            f"{shown}: no [tool.metricgate] table; --metric-gate needs it to know "
+            "which metrics to gate"
+        )
+    reader = _Reader(shown, pyproject.parent, invocation_dir or pyproject.parent)
+    return reader.gate_config(table, pyproject, overrides, strict)
+
+
+def display_path(path: Path, start: Path) -> str:
+    """``path`` relative to ``start`` when it lies below it, else absolute."""
+    try:
+        return str(path.relative_to(start))
+    except ValueError:
+        return str(path)
+
+
+def table_name(metric: str) -> str:
+    """The TOML header of a metric's table, quoting names that need it."""
+    key = metric if re.fullmatch(r"[A-Za-z0-9_-]+", metric) else '"' + metric.replace('"', '\\"') + '"'
+    return f"[tool.metricgate.metrics.{key}]"
+
+
+class _Reader:
+    """Validates one file's table; carries the file name for every message."""
+
+    def __init__(self, shown: str, root: Path, invocation_dir: Path) -> None:
+        self.shown = shown
+        self.root = root
+        self.invocation_dir = invocation_dir
+        self.warnings: list[str] = []
+
+    def fail(self, table: str, key: str, expected: str, got: object) -> ConfigError:
+        return ConfigError(f"{self.shown}: {table} {key} must be {expected}, got {describe(got)}")
+
+    def check_keys(self, table: str, data: Mapping[str, object], known: tuple[str, ...]) -> None:
+        for key in data:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                self.warnings.append(f'{self.shown}: {table} unknown key "{key}"{hint}')
+
+    def gate_config(
+        self,
+        table: object,
+        pyproject: Path,
+        overrides: Overrides,
+        strict: bool,
+    ) -> GateConfig:
+        top = "[tool.metricgate]"
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{self.shown}: [tool.metricgate] must be a table, got {describe(table)}"
+            )
+        self.check_keys(top, table, _TOP_KEYS)
+
+        history = self.history(table, top, overrides.history)
+        current, current_shown = self.current(table, top, overrides.current)
+        if overrides.report_dir is not None:
+            report_dir = overrides.report_dir
+        else:
+            report_dir = self.root / self.string(table, top, "report-dir", "metricgate-report")
+        baseline = self.choice(table, top, "baseline", BASELINE_METHODS, "median")
+        window = self.integer(table, top, "window", 5, minimum=1)
+        chart_format = self.choice(table, top, "chart-format", CHART_FORMATS, "png")
+        chart_runs = self.integer(table, top, "chart-runs", 200, minimum=1)
+        metrics = self.metrics(table.get("metrics", {}))
+
+        if strict and self.warnings:
+            raise ConfigError(self.warnings[0] + " (an error under --strict-config)")
+        return GateConfig(
+            source=pyproject,
+            shown=self.shown,
+            history=history,
+            current=current,
+            current_shown=current_shown,
+            report_dir=report_dir,
+            baseline=baseline,
+            window=window,
+            chart_format=chart_format,
+            chart_runs=chart_runs,
+            metrics=metrics,
+            warnings=tuple(self.warnings),
+        )
+
+    # -- top-level keys -------------------------------------------------
+
+    def history(
+        self, table: Mapping[str, object], top: str, override: Path | None
+    ) -> HistorySpec | None:
+        if override is not None:
+            shown = display_path(override, self.invocation_dir)
+            return self.history_file(override, shown, "--metric-gate-history")
+        raw = table.get("history")
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            return self.inline_history(raw)
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.fail(top, "history", "a path to a .jsonl or .csv file, or a table of arrays", raw)
+        path = self.root / raw
+        return self.history_file(path, display_path(path, self.invocation_dir), f"{self.shown}: {top} history")
+
+    def history_file(self, path: Path, shown: str, key: str) -> HistorySpec:
+        suffix = path.suffix.lower()
+        if suffix not in HISTORY_SUFFIXES:
+            raise ConfigError(f"{key} must name a .jsonl or .csv file, got {describe(shown)}")
+        return HistorySpec(kind=suffix[1:], shown=shown, path=path)
+
+    def inline_history(self, raw: Mapping[str, object]) -> HistorySpec:
+        where = "[tool.metricgate.history]"
+        columns: dict[str, tuple[float, ...]] = {}
+        length: int | None = None
+        first = ""
+        for name, values in raw.items():
+            if not isinstance(values, list):
+                raise self.fail(where, name, "an array of numbers", values)
+            for index, value in enumerate(values):
+                if not is_number(value):
+                    raise ConfigError(
+                        f"{self.shown}: {where} {name}[{index}] must be a number, got {describe(value)}"
+                    )
+            if length is not None and len(values) != length:
+                raise ConfigError(
+                    f"{self.shown}: {where} arrays must have equal lengths (one per run): "
+                    f"{first} has {length}, {name} has {len(values)}"
+                )
+            length, first = len(values), first or name
+            columns[name] = tuple(float(v) for v in values)
+        return HistorySpec(kind="inline", shown=f"{self.shown} {where}", inline=columns)
+
+    def current(
+        self, table: Mapping[str, object], top: str, override: Path | None
+    ) -> tuple[Path | None, str | None]:
+        if override is not None:
+            return override, display_path(override, self.invocation_dir)
+        raw = table.get("current")
+        if raw is None:
+            return None, None
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.fail(top, "current", "a path to a JSON file", raw)
+        path = self.root / raw
+        return path, display_path(path, self.invocation_dir)
+
+    def string(self, table: Mapping[str, object], where: str, key: str, default: str) -> str:
+        raw = table.get(key, default)
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.fail(where, key, "a non-empty string", raw)
+        return raw
+
+    def choice(
+        self, table: Mapping[str, object], where: str, key: str, allowed: tuple[str, ...], default: str
+    ) -> str:
+        raw = table.get(key, default)
+        if raw not in allowed:
+            expected = " or ".join(f'"{option}"' for option in allowed)
+            raise self.fail(where, key, expected, raw)
+        return raw  # type: ignore[return-value]
+
+    def integer(
+        self, table: Mapping[str, object], where: str, key: str, default: int, *, minimum: int
+    ) -> int:
+        raw = table.get(key, default)
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < minimum:
+            raise self.fail(where, key, f"an integer >= {minimum}", raw)
+        return raw
+
+    def number(
+        self, table: Mapping[str, object], where: str, key: str, *, non_negative: bool = False
+    ) -> float | None:
+        if key not in table:
+            return None
+        raw = table[key]
+        if not is_number(raw) or not math.isfinite(raw):  # type: ignore[arg-type]
+            raise self.fail(where, key, "a finite number", raw)
+        if non_negative and raw < 0:  # type: ignore[operator]
+            raise self.fail(where, key, "a number >= 0", raw)
+        return float(raw)  # type: ignore[arg-type]
+
+    def boolean(self, table: Mapping[str, object], where: str, key: str, default: bool) -> bool:
+        raw = table.get(key, default)
+        if not isinstance(raw, bool):
+            raise self.fail(where, key, "true or false", raw)
+        return raw
+
+    # -- metric tables --------------------------------------------------
+
+    def metrics(self, raw: object) -> tuple[MetricRule, ...]:
+        if not isinstance(raw, dict):
+            raise self.fail("[tool.metricgate]", "metrics", "a table of metric tables", raw)
+        rules: list[MetricRule] = []
+        self.collect_metrics(raw, "", rules)
+        return tuple(rules)
+
+    def collect_metrics(self, raw: Mapping[str, object], prefix: str, rules: list[MetricRule]) -> None:
+        # A table holding only tables is a namespace: [tool.metricgate.metrics.eval.accuracy]
+        # gates "eval.accuracy", the dotted name a flattened metrics.json gives.
+        for key, value in raw.items():
+            name = prefix + key
+            if not isinstance(value, dict):
+                where = table_name(prefix[:-1]) if prefix else "[tool.metricgate.metrics]"
+                raise self.fail(where, key, "a table of limits", value)
+            if value and all(isinstance(item, dict) for item in value.values()):
+                self.collect_metrics(value, name + ".", rules)
+            else:
+                rules.append(self.metric(name, value))
+
+    def metric(self, name: str, table: Mapping[str, object]) -> MetricRule:
+        where = table_name(name)
+        self.check_keys(where, table, _METRIC_KEYS)
+        minimum = self.number(table, where, "min")
+        maximum = self.number(table, where, "max")
+        if minimum is not None and maximum is not None and minimum > maximum:
+            raise ConfigError(
+                f"{self.shown}: {where} min must not exceed max, got min {minimum:g} > max {maximum:g}"
+            )
+        return MetricRule(
+            name=name,
+            min=minimum,
+            max=maximum,
+            max_drop=self.number(table, where, "max-drop", non_negative=True),
+            max_drop_pct=self.number(table, where, "max-drop-pct", non_negative=True),
+            direction=self.choice(table, where, "direction", DIRECTIONS, "higher"),
+            severity=self.choice(table, where, "severity", SEVERITIES, "error"),
+            required=self.boolean(table, where, "required", True),
+        )

@@ -1,0 +1,217 @@
+"""pytest glue only: options, the ``metric_gate`` fixture, and the hooks that drive a ``GateSession``.
+
+Nothing here decides a verdict. With ``--metric-gate`` off, this module is all
+that loads: no config is read and neither numpy nor matplotlib is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .recording import MetricGate, Recorded
+
+if TYPE_CHECKING:
+    from .session import GateSession
+
+_SINK_KEY = pytest.StashKey[list[Recorded]]()
+_SESSION_KEY = pytest.StashKey["GateSession"]()
+# The key under which an xdist worker hands its recorded values to the controller.
+WORKER_OUTPUT_KEY = "metricgate_records"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("metricgate", "metric gate (pytest-metricgate)")
+    group.addoption(
+        "--metric-gate",
+        action="store_true",
+        default=False,
+        help="Judge this run's metrics against [tool.metricgate] in pyproject.toml, fail the "
+        "session on a breach, and write charts and summaries to the report directory.",
+    )
+    group.addoption(
+        "--metric-gate-report-dir",
+        metavar="DIR",
+        default=None,
+        help="Where to write the report (default: report-dir in [tool.metricgate], else metricgate-report).",
+    )
+    group.addoption(
+        "--metric-gate-history",
+        metavar="PATH",
+        default=None,
+        help="The history file (.jsonl or .csv) to use instead of [tool.metricgate] history.",
+    )
+    group.addoption(
+        "--metric-gate-current",
+        metavar="PATH",
+        default=None,
+        help="A JSON file of this run's metrics, instead of [tool.metricgate] current.",
+    )
+    group.addoption(
+        "--metric-gate-record",
+        action="store_true",
+        default=False,
+        help="Append this run's metrics to the history file when the gate and the tests passed.",
+    )
+
+
+@pytest.fixture
+def metric_gate(request: pytest.FixtureRequest) -> MetricGate:
+    """Record this run's metrics: ``metric_gate.record("accuracy", 0.91, n=2000)``."""
+    return MetricGate(request.config.stash.get(_SINK_KEY, None), request.node.nodeid)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Called once per process after the command line is parsed: set up the gate when it is on."""
+    if not config.getoption("metric_gate"):
+        return
+    sink: list[Recorded] = []
+    config.stash[_SINK_KEY] = sink
+    if hasattr(config, "workerinput"):
+        # An xdist worker only records; the controller judges once.
+        config.pluginmanager.register(_WorkerPlugin(sink), "metricgate-worker")
+        return
+    gate = _open_gate(config)
+    config.stash[_SESSION_KEY] = gate
+    config.pluginmanager.register(_ControllerPlugin(gate, sink), "metricgate-controller")
+
+
+def _open_gate(config: pytest.Config) -> GateSession:
+    from . import config as gate_config
+    from .errors import MetricGateError
+    from .session import GateSession
+
+    invocation_dir = config.invocation_params.dir
+    pyproject = config.rootpath / "pyproject.toml"
+    overrides = gate_config.Overrides(
+        history=_path_option(config, "metric_gate_history", invocation_dir),
+        current=_path_option(config, "metric_gate_current", invocation_dir),
+        report_dir=_path_option(config, "metric_gate_report_dir", invocation_dir),
+    )
+    try:
+        loaded = gate_config.load(
+            pyproject,
+            shown=gate_config.display_path(pyproject, invocation_dir),
+            overrides=overrides,
+            invocation_dir=invocation_dir,
+            strict=_strict_config(config),
+        )
+        for warning in loaded.warnings:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
+        return GateSession.open(
+            loaded, record=config.getoption("metric_gate_record"), invocation_dir=invocation_dir
+        )
+    except MetricGateError as exc:
+        raise pytest.UsageError(str(exc) + _rootdir_hint(config, pyproject)) from None
+
+
+def _rootdir_hint(config: pytest.Config, pyproject: Path) -> str:
+    """Point at a nearer pyproject.toml with [tool.metricgate] when pytest chose another rootdir."""
+    nearer = config.invocation_params.dir / "pyproject.toml"
+    if nearer == pyproject or not nearer.is_file():
+        return ""
+    try:
+        has_table = "[tool.metricgate" in nearer.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if not has_table:
+        return ""
+    return (
+        f" (pytest's rootdir is {config.rootpath}; to use {nearer}, run with --rootdir=. "
+        "or add a [tool.pytest.ini_options] table to it)"
+    )
+
+
+def _path_option(config: pytest.Config, name: str, base: Path) -> Path | None:
+    raw = config.getoption(name)
+    return None if raw is None else base / raw
+
+
+def _strict_config(config: pytest.Config) -> bool:
+    """pytest's ``--strict-config`` (or ``strict = true``, which implies it since pytest 9)."""
+    for name in ("strict_config", "strict"):
+        try:
+            value = config.getini(name)
+        except ValueError:  # an older pytest without this ini option
+            continue
+        if value is not None:
+            return bool(value)
+    return False
+
+
+class _WorkerPlugin:
+    """Registered on xdist workers: hands the recorded values to the controller as plain data."""
+
+    def __init__(self, sink: list[Recorded]) -> None:
+        self.sink = sink
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        session.config.workeroutput[WORKER_OUTPUT_KEY] = [record.to_plain() for record in self.sink]  # type: ignore[attr-defined]
+
+
+class _ControllerPlugin:
+    """Registered in the process that judges: merges values, judges after the tests, reports."""
+
+    def __init__(self, gate: GateSession, sink: list[Recorded]) -> None:
+        self.gate = gate
+        self.sink = sink
+        self.worker_records: list[Recorded] = []
+        self.skipped_because: str | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist calls this on the controller as each worker finishes or crashes."""
+        output = getattr(node, "workeroutput", None) or {}
+        self.worker_records.extend(Recorded.from_plain(item) for item in output.get(WORKER_OUTPUT_KEY, ()))
+        if error is not None:
+            self.gate.crashed_workers.append(str(getattr(getattr(node, "gateway", None), "id", node)))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> object:
+        """Judge after every test ran, and count a failed gate in ``session.testsfailed``.
+
+        Doing it here, not in ``pytest_sessionfinish``, lets pytest's own exit
+        status and every later hook see the failure (as pytest-cov does).
+        """
+        try:
+            outcome = yield
+        except BaseException:
+            self.skipped_because = "the session stopped before every test ran (-x, --maxfail or an interrupt)"
+            raise
+        if session.config.option.collectonly:
+            self.skipped_because = "--collect-only runs no tests"
+            return outcome
+        from .errors import MetricGateError
+
+        tests_passed = session.testsfailed == 0
+        self.gate.records = [*self.sink, *self.worker_records]
+        result = self.gate.judge()
+        if not result.passed:
+            session.testsfailed += 1
+        try:
+            self.gate.write_report()
+            self.gate.append_history(tests_passed=tests_passed)
+        except MetricGateError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return outcome
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # A monitoring repository may hold no tests at all: there the gate is the
+        # check that ran, so its pass is a pass, not "no tests collected".
+        result = self.gate.result
+        if result is not None and result.passed and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from .report import terminal_lines
+
+        terminalreporter.ensure_newline()
+        terminalreporter.section("metric gate")
+        if self.gate.result is None:
+            terminalreporter.write_line(f"metric gate: not judged: {self.skipped_because or 'no result'}", yellow=True)
+            return
+        quiet = terminalreporter.config.get_verbosity() < 0
+        for line in terminal_lines(self.gate.result, details=self.gate.details, quiet=quiet):
+            terminalreporter.write_line(line.text, **line.markup)

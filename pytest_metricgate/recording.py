@@ -1,0 +1,92 @@
+"""What tests record through the ``metric_gate`` fixture, checked at the moment they record it.
+
+Light on purpose: the fixture exists in every session, gate on or off, so this
+module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .values import Measurement
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One value one test recorded. Plain data, so it crosses from xdist workers as a dict."""
+
+    name: str
+    value: float
+    n: int | None
+    test: str
+
+    def to_plain(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any]) -> Recorded:
+        return cls(name=data["name"], value=data["value"], n=data["n"], test=data["test"])
+
+
+class MetricGate:
+    """The ``metric_gate`` fixture: ``metric_gate.record("accuracy", 0.91, n=2000)``.
+
+    Values recorded while the gate is off are checked the same way and then
+    dropped, so a test suite behaves alike with and without ``--metric-gate``.
+    """
+
+    def __init__(self, sink: list[Recorded] | None, test: str) -> None:
+        self._sink = sink
+        self._test = test
+
+    def record(self, name: str, value: float, *, n: int | None = None) -> None:
+        """Record this run's ``value`` of metric ``name``; ``n`` is the evaluation set's size.
+
+        A value that is not a number raises ``TypeError``; NaN and infinities are
+        accepted and then fail the gate as ``not finite``.
+        """
+        _check_name(name)
+        # numpy's floats and ints are numbers.Real; bool (and numpy.bool_) are not values.
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(
+                f"metric_gate.record({name!r}): value must be a number, got {type(value).__name__} {value!r}"
+            )
+        if n is not None and (
+            not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1
+        ):
+            raise TypeError(f"metric_gate.record({name!r}): n must be an integer >= 1, got {n!r}")
+        if self._sink is not None:
+            self._sink.append(Recorded(name=name, value=float(value), n=None if n is None else int(n), test=self._test))
+
+    def record_drift(self, name: str, reference: Any, current: Any, *, bins: int = 10) -> None:
+        """Record ``NAME.psi`` and ``NAME.ks`` (the KS statistic D) for one feature in one call."""
+        _check_name(name)
+        from . import quality
+
+        self.record(f"{name}.psi", quality.psi(reference, current, bins=bins))
+        statistic, _p_value = quality.ks_statistic(reference, current)
+        self.record(f"{name}.ks", statistic)
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"metric_gate.record: metric name must be a string, got {type(name).__name__} {name!r}")
+    if not name.strip():
+        raise ValueError(f"metric_gate.record: metric name must not be empty, got {name!r}")
+
+
+def merge(records: Iterable[Recorded]) -> tuple[dict[str, Measurement], dict[str, str], dict[str, tuple[str, ...]]]:
+    """Values by name, the test that recorded each, and names recorded more than once (with every test)."""
+    values: dict[str, Measurement] = {}
+    sources: dict[str, str] = {}
+    by_name: dict[str, list[str]] = {}
+    for record in records:
+        by_name.setdefault(record.name, []).append(record.test)
+        values[record.name] = Measurement(record.value, record.n)
+        sources[record.name] = record.test
+    # Sorted, so the message is the same whichever xdist worker finished first.
+    conflicts = {name: tuple(sorted(tests)) for name, tests in by_name.items() if len(tests) > 1}
+    return values, sources, conflicts

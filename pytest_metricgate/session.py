@@ -1,0 +1,242 @@
+"""One gate evaluation per pytest session: read the inputs, judge, write the outputs.
+
+This is the sequence the plugin's hooks drive, kept free of pytest so it reads
+top to bottom: ``open`` (before tests run, so bad input stops the session at
+once), ``judge`` (after the tests recorded their values), then ``write_report``
+and ``append_history``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import history as history_store
+from pathlib import Path
+
+from .config import GateConfig, display_path
+from .errors import ConfigError, MetricGateError
+from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
+from .history import HistoryTail
+from .recording import Recorded, merge
+from .report import Series, chart_file_names, summary_json, write_report_dir
+from .values import Measurement, Run, read_current_file
+
+
+@dataclass
+class GateSession:
+    """The gate's state for one pytest session (kept in ``config.stash``)."""
+
+    config: GateConfig
+    record_requested: bool
+    history: HistoryTail | None
+    current_file: dict[str, Measurement]
+    records: list[Recorded] = field(default_factory=list)
+    crashed_workers: list[str] = field(default_factory=list)
+    result: GateResult | None = None
+    candidate_from_history: bool = False
+    current_label: str = ""
+    series: dict[str, Series] = field(default_factory=dict)
+    chart_files: dict[str, str] = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)
+    invocation_dir: Path | None = None
+
+    @property
+    def report_dir_shown(self) -> str:
+        return display_path(self.config.report_dir, self.invocation_dir or Path.cwd())
+
+    @classmethod
+    def open(cls, config: GateConfig, *, record: bool, invocation_dir: Path | None = None) -> GateSession:
+        """Validate everything the user owns before a single test runs."""
+        if record and config.history is None:
+            raise ConfigError(
+                f"{config.shown}: --metric-gate-record needs [tool.metricgate] history "
+                "to name a .jsonl or .csv file to append to; none is configured"
+            )
+        if record and config.history is not None and config.history.kind == "inline":
+            raise ConfigError(
+                f"{config.shown}: --metric-gate-record cannot append to an inline history "
+                "([tool.metricgate] history is a table, which is read-only); name a .jsonl or .csv file"
+            )
+        tail = None
+        if config.history is not None:
+            tail = history_store.read(config.history, limit=runs_needed(config), gated=config.gated_names)
+        current = {}
+        if config.current is not None:
+            current = read_current_file(config.current, config.current_shown or str(config.current), config.gated_names)
+        return cls(
+            config=config, record_requested=record, history=tail, current_file=current, invocation_dir=invocation_dir
+        )
+
+    # -- judging -----------------------------------------------------------
+
+    def judge(self) -> GateResult:
+        values = dict(self.current_file)
+        shown = self.config.current_shown
+        sources = {name: f"current file {shown}" for name in values}
+        recorded, recorded_sources, conflicts = merge(self.records)
+        values.update(recorded)  # the fixture's value wins over the current file
+        sources.update(recorded_sources)
+
+        runs = list(self.history.runs) if self.history else []
+        notes = list(self.history_notes())
+        if not values and runs:
+            candidate = runs.pop()
+            self.candidate_from_history = True
+            label = _run_name(candidate, self.history.label_name if self.history else None)
+            self.current_label = candidate.label or ""
+            values = dict(candidate.metrics)
+            sources = {name: f"history run {label}" for name in values}
+            notes.append(
+                f"values: no test recorded any and no current file gave any, so the newest history run "
+                f"({label}) is judged against the {_plural(len(runs), 'run')} before it"
+            )
+        for worker in self.crashed_workers:
+            notes.append(f"worker {worker} crashed: the metrics it had recorded are lost (shown as missing)")
+        settings = Settings(baseline=self.config.baseline, window=self.config.window)
+        self.result = judge(
+            self.config.metrics,
+            CurrentValues(values=values, sources=sources, conflicts=conflicts),
+            runs,
+            settings,
+            notes=notes,
+        )
+        self.series = self.build_series(runs, values, settings)
+        return self.result
+
+    def history_notes(self) -> list[str]:
+        spec, tail = self.config.history, self.history
+        if spec is None or tail is None:
+            return ["history: none configured, so only min and max apply"]
+        notes = list(tail.warnings)
+        if tail.runs:
+            notes.append(f"baseline: {self.config.baseline} of the newest {self.config.window} history runs")
+        if not tail.exists:
+            notes.append(f"first run: {spec.shown} does not exist yet, so there is no baseline")
+        elif not tail.runs:
+            notes.append(f"first run: {spec.shown} holds no runs yet, so there is no baseline")
+        return notes
+
+    def build_series(self, runs: Sequence[Run], values: dict[str, Measurement], settings: Settings) -> dict[str, Series]:
+        assert self.result is not None
+        shown_runs = list(runs[-(self.config.chart_runs - 1) :]) if self.config.chart_runs > 1 else []
+        skipped = len(runs) - len(shown_runs)
+        rules = {rule.name: rule for rule in self.config.metrics}
+        label_name = self.history.label_name if self.history else None
+        series = {}
+        for verdict in self.result.verdicts:
+            name = verdict.name
+            before = [_value_or_none(run.metrics.get(name)) for run in runs]
+            rule = rules.get(name)
+            flags = history_breaches(rule, before, settings) if rule else [False] * len(before)
+            current = values.get(name)
+            series[name] = Series(
+                name=name,
+                labels=tuple(run.label or "" for run in shown_runs) + (self.current_label,),
+                values=tuple(before[skipped:]) + (None if current is None else current.value,),
+                breaches=tuple(flags[skipped:]) + (False,),
+                has_current=True,
+                label_name=label_name,
+            )
+        if skipped > 0 or (self.history is not None and self.history.older_runs_left_out):
+            self.details.append(
+                f"charts: the newest {len(shown_runs) + 1} runs are shown; older runs left out (chart-runs)"
+            )
+        return series
+
+    # -- outputs -----------------------------------------------------------
+
+    def write_report(self) -> None:
+        """Charts, overview and summary.json into the report directory."""
+        assert self.result is not None
+        from . import charts  # matplotlib is imported only when the gate runs
+
+        fmt = self.config.chart_format
+        rules = {rule.name: rule for rule in self.config.metrics}
+        verdicts = {v.name: v for v in self.result.verdicts}
+        names = [v.name for v in self.result.verdicts]
+        self.chart_files = chart_file_names(names, fmt)
+        files: dict[str, bytes] = {}
+        for name in names:
+            files[self.chart_files[name]] = charts.metric_chart(self.series[name], verdicts[name], rules.get(name), fmt)
+        files[f"overview.{fmt}"] = charts.overview_chart(
+            [self.series[name] for name in names], verdicts, rules, fmt
+        )
+        summary = summary_json(self.result, self.chart_files, {"overview": f"overview.{fmt}"})
+        files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
+        try:
+            write_report_dir(self.config.report_dir, files)
+        except OSError as exc:
+            raise MetricGateError(
+                f"{self.config.report_dir}: cannot write the report: {exc.strerror or exc}"
+            ) from None
+        self.details.append(
+            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}, overview, summary.json)"
+        )
+
+    def append_history(self, *, tests_passed: bool) -> None:
+        """``--metric-gate-record``: append this run when it passed and its values are new."""
+        if not self.record_requested:
+            return
+        assert self.result is not None and self.config.history is not None
+        reason = None
+        if self.candidate_from_history:
+            reason = "the values came from the history itself"
+        elif not self.result.passed:
+            reason = "the gate failed"
+        elif not tests_passed:
+            reason = "tests failed"
+        if reason:
+            self.details.append(f"history: nothing written to {self.config.history.shown}: {reason}")
+            return
+        values = dict(self.current_file)
+        values.update(merge(self.records)[0])
+        run = Run(
+            metrics=values,
+            run=os.environ.get("METRICGATE_RUN_LABEL") or None,
+            timestamp=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            commit=_commit(self.config.source.parent),
+        )
+        history_store.append(self.config.history, run, column_order=[rule.name for rule in self.config.metrics])
+        self.details.append(f"history: appended this run to {self.config.history.shown}")
+
+
+def runs_needed(config: GateConfig) -> int:
+    """How many newest history runs judging and the charts need (one more for a candidate taken from history)."""
+    return max(config.chart_runs, config.window) + 1
+
+
+def _run_name(run: Run, label_name: str | None) -> str:
+    if run.label is None:
+        return "the newest run"
+    return f"{label_name} {run.label}" if label_name and label_name != "run" else run.label
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _value_or_none(measurement: Measurement | None) -> float | None:
+    return None if measurement is None else measurement.value
+
+
+def _commit(directory: os.PathLike[str] | str) -> str | None:
+    """The commit being gated: from the CI's environment, else ``git rev-parse HEAD``, else unknown."""
+    for variable in ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILD_SOURCEVERSION", "GIT_COMMIT"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = completed.stdout.strip()
+    return sha if completed.returncode == 0 and sha else None
+
+
+__all__ = ["GateSession", "MetricGateError", "runs_needed"]

@@ -1,0 +1,142 @@
+"""Charts: valid files, and the limit line, the baseline and this run's point really drawn where they belong."""
+
+from __future__ import annotations
+
+import io
+import struct
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from matplotlib import colors
+from matplotlib.image import imread
+
+from pytest_metricgate import charts
+from pytest_metricgate.config import MetricRule
+from pytest_metricgate.gate import Verdict
+from pytest_metricgate.report import Series
+
+WEEKS = [0.89, 0.90, 0.91, 0.91, 0.92, 0.91, 0.90, 0.89, 0.87, 0.85, 0.86, 0.86]
+RULE = MetricRule("accuracy", min=0.88, max_drop=0.02)
+FAILED = Verdict("accuracy", "fail", 0.86, baseline=0.87, baseline_text="median 0.870 of last 5",
+                 limits="min 0.88", reasons=("below min 0.88",), severity="error")
+
+
+def weekly_series(values=WEEKS):
+    return Series(
+        name="accuracy",
+        labels=tuple(str(week) for week in range(1, len(values) + 1)),
+        values=tuple(values),
+        breaches=tuple(v < 0.88 for v in values[:-1]) + (False,),
+        has_current=True,
+        label_name="week",
+    )
+
+
+def rendered(figure):
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].astype(int)
+    return pixels, figure.axes[0]
+
+
+def pixel_rows(axes, pixels, y):
+    """The image row where data value ``y`` is drawn."""
+    _, display_y = axes.transData.transform((0, y))
+    return pixels.shape[0] - int(round(display_y))
+
+
+def near(pixel, hex_colour, tolerance=40):
+    target = np.array(colors.to_rgb(hex_colour)) * 255
+    return np.abs(pixel - target).max() <= tolerance
+
+
+def reddish_columns(pixels, rows, left, right):
+    """How many columns show the limit red in any of ``rows`` (an antialiased line spans two rows)."""
+    band = pixels[rows, left:right]
+    red = (band[:, :, 0] - band[:, :, 1] > 80) & (band[:, :, 0] - band[:, :, 2] > 60)
+    return int(red.any(axis=0).sum())
+
+
+def test_the_min_line_is_drawn_at_its_value_in_the_limit_colour():
+    pixels, axes = rendered(charts.metric_figure(weekly_series(), FAILED, RULE))
+    row = pixel_rows(axes, pixels, 0.88)
+    left, right = (int(x) for x in axes.transAxes.transform([(0, 0), (1, 0)])[:, 0])
+    # a dashed line covers more than half the axes' width
+    assert reddish_columns(pixels, slice(row - 1, row + 2), left, right) > (right - left) * 0.5
+    # and nowhere far from 0.88 is there such a line
+    far = pixel_rows(axes, pixels, 0.915)
+    assert reddish_columns(pixels, slice(far - 1, far + 2), left, right) < (right - left) * 0.05
+
+
+def test_the_current_point_is_highlighted_in_its_verdict_colour():
+    for verdict_name, value in (("fail", 0.86), ("pass", 0.93)):
+        values = [*WEEKS[:-1], value]
+        verdict = Verdict("accuracy", verdict_name, value, baseline=0.87, baseline_text="median", severity="error")
+        pixels, axes = rendered(charts.metric_figure(weekly_series(values), verdict, RULE))
+        x, y = axes.transData.transform((len(values) - 1, value))
+        centre = pixels[pixels.shape[0] - int(round(y)), int(round(x))]
+        assert near(centre, charts.VERDICT_COLOURS[verdict_name]), (verdict_name, centre)
+
+
+def test_the_allowed_drop_band_is_shaded_below_the_baseline():
+    pixels, axes = rendered(charts.metric_figure(weekly_series(), FAILED, RULE))
+    inside = pixel_rows(axes, pixels, 0.87 - 0.01)  # within max-drop 0.02 below the baseline 0.87
+    outside = pixel_rows(axes, pixels, 0.87 - 0.03)
+    x = int(axes.transAxes.transform((0.03, 0))[0])
+    assert pixels[inside, x][1] > pixels[inside, x][0]  # greenish tint
+    assert tuple(pixels[outside, x]) == (255, 255, 255)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_png_files_are_valid_and_identical_for_identical_input():
+    first = charts.metric_chart(weekly_series(), FAILED, RULE, "png")
+    assert png_size(first) == (800, 420)
+    assert imread(io.BytesIO(first)).shape == (420, 800, 4)
+    assert charts.metric_chart(weekly_series(), FAILED, RULE, "png") == first
+    assert b"Software" not in first and b"matplotlib" not in first.lower()
+
+
+def test_svg_files_are_valid_xml_and_identical_for_identical_input():
+    first = charts.metric_chart(weekly_series(), FAILED, RULE, "svg")
+    root = ET.fromstring(first)
+    assert root.tag.endswith("svg")
+    assert charts.metric_chart(weekly_series(), FAILED, RULE, "svg") == first
+    assert b"<dc:date>" not in first and b"Matplotlib v" not in first
+
+
+@pytest.mark.parametrize("count", [1, 3, 30])
+def test_the_overview_draws_every_metric(count):
+    series = [
+        Series(f"m{i}", ("1", "2", "3"), (0.5 + i / 100, 0.6, 0.4), (False, False, False), True) for i in range(count)
+    ]
+    verdicts = {s.name: Verdict(s.name, "pass", 0.4) for s in series}
+    figure = charts.overview_figure(series, verdicts, {})
+    if count <= 6:
+        (axes,) = figure.axes
+        assert len(axes.get_lines()) == count  # the classic single chart: one line per metric
+    else:
+        assert len(figure.axes) == count  # small multiples
+        assert {axes.get_title(loc="left") for axes in figure.axes} == {f"m{i}: pass" for i in range(count)}
+    assert png_size(charts.overview_chart(series, verdicts, {}, "png"))[0] > 0
+
+
+def test_metrics_on_different_scales_get_small_multiples():
+    series = [
+        Series("accuracy", ("1", "2"), (0.9, 0.91), (False, False), True),
+        Series("latency_ms", ("1", "2"), (120.0, 130.0), (False, False), True),
+    ]
+    verdicts = {s.name: Verdict(s.name, "pass", 1.0) for s in series}
+    assert len(charts.overview_figure(series, verdicts, {}).axes) == 2
+
+
+def test_drawing_leaves_matplotlibs_global_settings_alone():
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    charts.metric_chart(weekly_series(), FAILED, RULE, "svg")
+    assert dict(matplotlib.rcParams) == before

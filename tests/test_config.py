@@ -1,0 +1,160 @@
+"""The config loader: what a valid table becomes, and the exact message for each mistake."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_metricgate.config import ConfigError, MetricRule, Overrides, load, table_name
+
+
+def load_text(tmp_path: Path, body: str, **kwargs):
+    path = tmp_path / "pyproject.toml"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return load(path, shown="pyproject.toml", invocation_dir=tmp_path, **kwargs)
+
+
+def test_defaults(tmp_path):
+    config = load_text(tmp_path, "[tool.metricgate]\n")
+    assert config.history is None
+    assert config.current is None
+    assert config.report_dir == tmp_path / "metricgate-report"
+    assert (config.baseline, config.window, config.chart_format, config.chart_runs) == ("median", 5, "png", 200)
+    assert config.metrics == ()
+
+
+def test_a_full_table(tmp_path):
+    config = load_text(
+        tmp_path,
+        """
+        [tool.metricgate]
+        history = "data/history.jsonl"
+        current = "out/metrics.json"
+        report-dir = "reports"
+        baseline = "best"
+        window = 3
+
+        [tool.metricgate.metrics.accuracy]
+        min = 0.88
+        max-drop = 0.02
+
+        [tool.metricgate.metrics.latency_ms]
+        max = 50
+        max-drop-pct = 10
+        direction = "lower"
+        severity = "warning"
+        required = false
+
+        [tool.metricgate.metrics."eval.f1"]
+        min = 0
+        """,
+    )
+    assert config.history.kind == "jsonl"
+    assert config.history.path == tmp_path / "data/history.jsonl"
+    assert config.current == tmp_path / "out/metrics.json"
+    assert config.report_dir == tmp_path / "reports"
+    assert (config.baseline, config.window) == ("best", 3)
+    assert config.metrics == (
+        MetricRule("accuracy", min=0.88, max_drop=0.02),
+        MetricRule("latency_ms", max=50.0, max_drop_pct=10.0, direction="lower", severity="warning", required=False),
+        MetricRule("eval.f1", min=0.0),
+    )
+
+
+def test_nested_metric_tables_give_dotted_names(tmp_path):
+    config = load_text(
+        tmp_path,
+        """
+        [tool.metricgate.metrics.eval.accuracy]
+        min = 0.5
+        [tool.metricgate.metrics.eval.recall]
+        min = 0.4
+        [tool.metricgate.metrics.loss]
+        """,
+    )
+    assert [rule.name for rule in config.metrics] == ["eval.accuracy", "eval.recall", "loss"]
+
+
+def test_inline_history(tmp_path):
+    config = load_text(tmp_path, "[tool.metricgate]\nhistory = { accuracy = [0.89, 0.90], recall = [0.87, 1] }\n")
+    assert config.history.kind == "inline"
+    assert config.history.inline == {"accuracy": (0.89, 0.90), "recall": (0.87, 1.0)}
+
+
+def test_command_line_paths_win_and_are_relative_to_where_pytest_started(tmp_path):
+    elsewhere = tmp_path / "cwd"
+    config = load_text(
+        tmp_path,
+        '[tool.metricgate]\nhistory = "h.jsonl"\ncurrent = "c.json"\n',
+        overrides=Overrides(history=elsewhere / "x.csv", current=elsewhere / "m.json", report_dir=elsewhere / "r"),
+    )
+    assert (config.history.kind, config.history.path) == ("csv", elsewhere / "x.csv")
+    assert config.current == elsewhere / "m.json"
+    assert config.report_dir == elsewhere / "r"
+
+
+def test_unknown_keys_are_warnings_with_a_suggestion(tmp_path):
+    config = load_text(tmp_path, "[tool.metricgate]\nwindw = 3\n[tool.metricgate.metrics.acc]\nmni = 1\n")
+    assert config.warnings == (
+        'pyproject.toml: [tool.metricgate] unknown key "windw" (did you mean "window"?)',
+        'pyproject.toml: [tool.metricgate.metrics.acc] unknown key "mni" (did you mean "min"?)',
+    )
+
+
+def test_unknown_keys_are_errors_under_strict_config(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_text(tmp_path, "[tool.metricgate]\nwindw = 3\n", strict=True)
+    assert str(error.value) == (
+        'pyproject.toml: [tool.metricgate] unknown key "windw" (did you mean "window"?) (an error under --strict-config)'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[tool.metricgate\n", "pyproject.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)"),
+        ("[tool]\nmetricgate = 3\n", "pyproject.toml: [tool.metricgate] must be a table, got 3"),
+        ("[project]\nname = 'x'\n", "pyproject.toml: no [tool.metricgate] table; --metric-gate needs it to know which metrics to gate"),
+        ("[tool.metricgate]\nwindow = 0\n", "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 0"),
+        ("[tool.metricgate]\nwindow = 2.5\n", "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 2.5"),
+        ("[tool.metricgate]\nwindow = true\n", "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got true"),
+        ("[tool.metricgate]\nbaseline = 'average'\n", 'pyproject.toml: [tool.metricgate] baseline must be "last" or "best" or "mean" or "median", got "average"'),
+        ("[tool.metricgate]\nhistory = 'h.txt'\n", 'pyproject.toml: [tool.metricgate] history must name a .jsonl or .csv file, got "h.txt"'),
+        ("[tool.metricgate]\nhistory = 3\n", "pyproject.toml: [tool.metricgate] history must be a path to a .jsonl or .csv file, or a table of arrays, got 3"),
+        ("[tool.metricgate]\ncurrent = ''\n", 'pyproject.toml: [tool.metricgate] current must be a path to a JSON file, got ""'),
+        ("[tool.metricgate]\nreport-dir = 1\n", "pyproject.toml: [tool.metricgate] report-dir must be a non-empty string, got 1"),
+        ("[tool.metricgate]\nhistory = { a = [1, 2], b = [1] }\n", "pyproject.toml: [tool.metricgate.history] arrays must have equal lengths (one per run): a has 2, b has 1"),
+        ("[tool.metricgate]\nhistory = { a = [1, 'x'] }\n", 'pyproject.toml: [tool.metricgate.history] a[1] must be a number, got "x"'),
+        ("[tool.metricgate]\nhistory = { a = 1 }\n", "pyproject.toml: [tool.metricgate.history] a must be an array of numbers, got 1"),
+        ("[tool.metricgate]\nmetrics = 1\n", "pyproject.toml: [tool.metricgate] metrics must be a table of metric tables, got 1"),
+        ("[tool.metricgate.metrics]\nacc = 0.9\n", "pyproject.toml: [tool.metricgate.metrics] acc must be a table of limits, got 0.9"),
+        ("[tool.metricgate.metrics.acc]\nmin = 'high'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] min must be a finite number, got "high"'),
+        ("[tool.metricgate.metrics.acc]\nmax = nan\n", "pyproject.toml: [tool.metricgate.metrics.acc] max must be a finite number, got nan"),
+        ("[tool.metricgate.metrics.acc]\nmin = 0.9\nmax = 0.8\n", "pyproject.toml: [tool.metricgate.metrics.acc] min must not exceed max, got min 0.9 > max 0.8"),
+        ("[tool.metricgate.metrics.acc]\nmax-drop = -0.1\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-drop must be a number >= 0, got -0.1"),
+        ("[tool.metricgate.metrics.acc]\nmax-drop-pct = -1\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-drop-pct must be a number >= 0, got -1"),
+        ("[tool.metricgate.metrics.acc]\ndirection = 'up'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] direction must be "higher" or "lower", got "up"'),
+        ("[tool.metricgate.metrics.acc]\nseverity = 'fatal'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] severity must be "error" or "warning", got "fatal"'),
+        ("[tool.metricgate.metrics.acc]\nrequired = 'yes'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] required must be true or false, got "yes"'),
+        ('[tool.metricgate.metrics."a b"]\nmin = []\n', 'pyproject.toml: [tool.metricgate.metrics."a b"] min must be a finite number, got []'),
+    ],
+)
+def test_each_mistake_has_one_exact_message(tmp_path, body, message):
+    with pytest.raises(ConfigError) as error:
+        load_text(tmp_path, body)
+    assert str(error.value) == message
+
+
+def test_a_missing_pyproject_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"^pyproject.toml: not found; --metric-gate reads its limits"):
+        load(tmp_path / "pyproject.toml", shown="pyproject.toml")
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [("accuracy", "[tool.metricgate.metrics.accuracy]"), ("eval.f1", '[tool.metricgate.metrics."eval.f1"]')],
+)
+def test_table_names_quote_what_toml_needs_quoted(name, header):
+    assert table_name(name) == header

@@ -1,0 +1,208 @@
+"""Judging tables: each row is a rule, a history, a value, and the verdict a person computes by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pytest_metricgate.config import MetricRule
+from pytest_metricgate.gate import (
+    CurrentValues,
+    Settings,
+    format_value,
+    history_breaches,
+    judge,
+    judge_metric,
+)
+from pytest_metricgate.values import Measurement, Run
+
+MEDIAN5 = Settings(baseline="median", window=5)
+
+
+def verdict_of(rule: MetricRule, value: float | None, history=(), settings=MEDIAN5):
+    current = None if value is None else Measurement(value)
+    return judge_metric(rule, current, list(history), settings)
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "verdict", "reasons"),
+    [
+        pytest.param(MetricRule("acc", min=0.88), 0.90, "pass", (), id="above-min"),
+        pytest.param(MetricRule("acc", min=0.88), 0.88, "pass", (), id="equal-to-min-passes"),
+        pytest.param(MetricRule("acc", min=0.88), 0.8799, "fail", ("below min 0.88",), id="below-min"),
+        pytest.param(MetricRule("loss", max=0.3, direction="lower"), 0.3, "pass", (), id="equal-to-max-passes"),
+        pytest.param(MetricRule("loss", max=0.3, direction="lower"), 0.31, "fail", ("above max 0.3",), id="above-max"),
+        pytest.param(
+            MetricRule("acc", min=0.5, max=0.6), 0.7, "fail", ("above max 0.6",), id="max-applies-to-higher-too"
+        ),
+        pytest.param(MetricRule("acc"), None, "fail", ("missing",), id="required-missing"),
+        pytest.param(MetricRule("acc", required=False), None, "pass", ("missing (optional)",), id="optional-missing"),
+        pytest.param(MetricRule("acc", min=0.1), math.nan, "fail", ("not finite (nan)",), id="nan"),
+        pytest.param(MetricRule("acc", max=1.0), math.inf, "fail", ("not finite (inf)",), id="inf"),
+        pytest.param(
+            MetricRule("acc", min=0.88, severity="warning"), 0.80, "warn", ("below min 0.88",), id="severity-warning"
+        ),
+        pytest.param(MetricRule("acc"), 0.5, "pass", (), id="no-limits"),
+    ],
+)
+def test_absolute_limits(rule, value, verdict, reasons):
+    result = verdict_of(rule, value)
+    assert (result.verdict, result.reasons) == (verdict, reasons)
+
+
+@pytest.mark.parametrize(
+    ("rule", "history", "value", "verdict", "reasons"),
+    [
+        # median of .90 .91 .92 .91 .90 (sorted .90 .90 .91 .91 .92) is 0.91; 0.91 - 0.885 = 0.025 > 0.02
+        pytest.param(
+            MetricRule("acc", max_drop=0.02),
+            [0.90, 0.91, 0.92, 0.91, 0.90],
+            0.885,
+            "fail",
+            ("drop 0.025 > max-drop 0.02 vs median 0.910 of last 5",),
+            id="drop-larger-than-max-drop-fails",
+        ),
+        # 0.91 - 0.89 is 0.020000000000000018 in binary: equal to the limit, so it passes
+        pytest.param(
+            MetricRule("acc", max_drop=0.02), [0.91] * 5, 0.89, "pass", (), id="drop-equal-to-max-drop-passes"
+        ),
+        # only the newest 5 count: the old 0.99s do not raise the median
+        pytest.param(
+            MetricRule("acc", max_drop=0.02),
+            [0.99, 0.99, 0.99, 0.90, 0.90, 0.90, 0.90, 0.90],
+            0.89,
+            "pass",
+            (),
+            id="window-limits-the-baseline",
+        ),
+        # 0.80 -> 0.77: drop 0.03, 100 * 0.03 / 0.80 = 3.75% > 3%
+        pytest.param(
+            MetricRule("rec", max_drop_pct=3),
+            [0.80] * 5,
+            0.77,
+            "fail",
+            ("drop 3.75% > max-drop-pct 3% vs median 0.800 of last 5",),
+            id="pct-drop-fails",
+        ),
+        # lower is better: a rise of 12 ms over a median of 100 ms
+        pytest.param(
+            MetricRule("latency", max_drop=10, direction="lower"),
+            [100, 100, 100],
+            112,
+            "fail",
+            ("rise 12 > max-drop 10 vs median 100 of last 3",),
+            id="lower-is-better-rise-fails",
+        ),
+        pytest.param(
+            MetricRule("latency", max_drop=10, direction="lower"), [100] * 3, 80, "pass", (), id="lower-improvement-passes"
+        ),
+        pytest.param(
+            MetricRule("acc", max_drop=0.01), [0.5] * 3, 0.99, "pass", (), id="improvement-never-fails"
+        ),
+        pytest.param(
+            MetricRule("acc", max_drop=0.01, min=0.5), [], 0.6, "pass", ("no baseline yet",), id="no-history"
+        ),
+        pytest.param(
+            MetricRule("acc", max_drop=0.01, min=0.7), [], 0.6, "fail", ("below min 0.7", "no baseline yet"),
+            id="no-history-absolute-still-applies",
+        ),
+        pytest.param(
+            MetricRule("errors", max_drop_pct=10, direction="lower"),
+            [0.0, 0.0],
+            0.5,
+            "pass",
+            ("max-drop-pct skipped: baseline is 0",),
+            id="zero-baseline-skips-pct",
+        ),
+        pytest.param(
+            MetricRule("acc", min=0.9, max_drop=0.01),
+            [0.95] * 5,
+            0.8,
+            "fail",
+            ("below min 0.9", "drop 0.150 > max-drop 0.01 vs median 0.950 of last 5"),
+            id="every-reason-listed",
+        ),
+        # non-finite history values are not measurements: the baseline skips them
+        pytest.param(
+            MetricRule("acc", max_drop=0.02), [0.9, math.nan, 0.9], 0.85, "fail",
+            ("drop 0.050 > max-drop 0.02 vs median 0.900 of last 2",), id="nan-in-history-skipped",
+        ),
+    ],
+)
+def test_relative_rules(rule, history, value, verdict, reasons):
+    finite = [v for v in history if math.isfinite(v)]
+    result = verdict_of(rule, value, finite)
+    assert (result.verdict, result.reasons) == (verdict, reasons)
+
+
+@pytest.mark.parametrize(
+    ("method", "higher", "expected", "text"),
+    [
+        # history .88 .92 .90 .86 (window 4)
+        ("last", True, 0.86, "last run 0.860"),
+        ("best", True, 0.92, "best 0.920 of last 4"),
+        ("best", False, 0.86, "best 0.860 of last 4"),
+        ("mean", True, 0.89, "mean 0.890 of last 4"),  # (0.88 + 0.92 + 0.90 + 0.86) / 4
+        ("median", True, 0.89, "median 0.890 of last 4"),  # (0.88 + 0.90) / 2
+    ],
+)
+def test_baseline_methods(method, higher, expected, text):
+    rule = MetricRule("m", max_drop=1.0, direction="higher" if higher else "lower")
+    result = verdict_of(rule, 0.5, [0.88, 0.92, 0.90, 0.86], Settings(baseline=method, window=4))
+    assert result.baseline == pytest.approx(expected)
+    assert result.baseline_text == text
+
+
+def test_recorded_twice_fails_naming_both_tests_even_as_warning():
+    rule = MetricRule("acc", severity="warning")
+    result = judge_metric(rule, Measurement(0.9), [], MEDIAN5, recorded_by=("t.py::a", "t.py::b"))
+    assert result.verdict == "fail"
+    assert result.reasons == ("recorded twice: by t.py::a and t.py::b",)
+
+
+def test_unconfigured_metrics_are_ungated_and_never_fail():
+    current = CurrentValues(values={"acc": Measurement(0.9), "extra": Measurement(-5.0)})
+    result = judge([MetricRule("acc", min=0.5)], current, [], MEDIAN5)
+    assert [(v.name, v.verdict) for v in result.verdicts] == [("acc", "pass"), ("extra", "ungated")]
+    assert result.passed
+    assert result.headline() == "metric gate: passed (1 metric)"
+
+
+def test_headline_counts_breaches_of_gated_metrics():
+    rules = [MetricRule("a", min=0.5), MetricRule("b", min=0.5), MetricRule("c", min=0.5)]
+    current = CurrentValues(values={"a": Measurement(0.1), "b": Measurement(0.9), "c": Measurement(0.2)})
+    result = judge(rules, current, [], MEDIAN5)
+    assert result.status == "failed"
+    assert result.headline() == "metric gate: FAILED (2 of 3 metrics breached)"
+
+
+def test_warnings_are_counted_in_a_passing_headline():
+    rules = [MetricRule("a", min=0.5, severity="warning"), MetricRule("b")]
+    current = CurrentValues(values={"a": Measurement(0.1), "b": Measurement(0.9)})
+    assert judge(rules, current, [], MEDIAN5).headline() == "metric gate: passed (2 metrics, 1 warning)"
+
+
+def test_history_runs_without_the_metric_are_skipped():
+    runs = [Run({"acc": Measurement(0.9)}), Run({"other": Measurement(1.0)}), Run({"acc": Measurement(0.8)})]
+    rule = MetricRule("acc", max_drop=0.5)
+    result = judge([rule], CurrentValues({"acc": Measurement(0.85)}), runs, MEDIAN5)
+    # median of 0.9 and 0.8, hand computed
+    assert result.verdicts[0].baseline == pytest.approx(0.85)
+    assert result.verdicts[0].baseline_text == "median 0.850 of last 2"
+
+
+def test_history_breaches_judge_each_run_against_the_runs_before_it():
+    rule = MetricRule("acc", min=0.8, max_drop=0.05)
+    values = [0.9, 0.9, 0.79, None, 0.9, 0.8]
+    # 0.79 is below min; 0.8 is a drop of 0.1 from median(0.9, 0.9, 0.79, 0.9) = 0.9
+    assert history_breaches(rule, values, MEDIAN5) == [False, False, True, False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.91, "0.910"), (0.025000000000000022, "0.025"), (0.8991008991, "0.8991"), (12.0, "12"),
+     (123.456, "123.5"), (0.0, "0.000"), (None, "-"), (math.nan, "nan"), (-0.005, "-0.005")],
+)
+def test_values_are_formatted_for_people(value, text):
+    assert format_value(value) == text

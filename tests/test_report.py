@@ -1,0 +1,91 @@
+"""Report builders and the report directory: safe file names, the manifest, the terminal table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_metricgate.gate import GateResult, Verdict
+from pytest_metricgate.report import MANIFEST, chart_file_names, summary_json, terminal_lines, write_report_dir
+
+
+def test_plain_names_keep_their_name():
+    assert chart_file_names(["accuracy", "eval.f1", "loss_v2"], "png") == {
+        "accuracy": "accuracy.png",
+        "eval.f1": "eval.f1.png",
+        "loss_v2": "loss_v2.png",
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/x", "a/b", "C:\\x", "<img src=x onerror=alert(1)>", "...", "", "/", "con", "overview", "summary"],
+)
+def test_hostile_names_stay_inside_the_report_dir(name):
+    (file_name,) = chart_file_names([name], "png").values()
+    assert "/" not in file_name and "\\" not in file_name and not file_name.startswith(".")
+    assert file_name not in {"overview.png", "summary.png", "index.png", "con.png"}
+
+
+def test_names_that_clean_to_the_same_file_get_distinct_files():
+    files = chart_file_names(["a/b", "a_b", "a?b", "A_B"], "svg")
+    assert files == {"a/b": "a_b.svg", "a_b": "a_b-2.svg", "a?b": "a_b-3.svg", "A_B": "A_B-4.svg"}
+
+
+def test_the_report_dir_removes_only_what_it_wrote_before(tmp_path):
+    report = tmp_path / "report"
+    write_report_dir(report, {"old.png": b"1", "kept.png": b"2"})
+    (report / "users-notes.txt").write_text("mine")
+    write_report_dir(report, {"kept.png": b"3"})
+    assert sorted(p.name for p in report.iterdir()) == [MANIFEST, "kept.png", "users-notes.txt"]
+    assert (report / "kept.png").read_bytes() == b"3"
+    assert json.loads((report / MANIFEST).read_text()) == {"files": ["kept.png"]}
+
+
+def test_a_symlink_in_the_report_dir_is_replaced_not_followed(tmp_path):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"precious")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "acc.png").symlink_to(outside)
+    write_report_dir(report, {"acc.png": b"chart"})
+    assert outside.read_bytes() == b"precious"
+    assert not (report / "acc.png").is_symlink()
+    assert (report / "acc.png").read_bytes() == b"chart"
+
+
+def test_a_forged_manifest_cannot_delete_outside_the_report_dir(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / MANIFEST).write_text(json.dumps({"files": ["../victim.txt", str(victim), ".."]}))
+    write_report_dir(report, {"a.png": b"x"})
+    assert victim.read_text() == "keep"
+
+
+def test_terminal_rows_are_aligned_with_failures_first():
+    result = GateResult(
+        (
+            Verdict("precision", "pass", 0.9, baseline=0.91, limits="min 0.5"),
+            Verdict("accuracy_long_name", "fail", 0.5, baseline=0.9, limits="min 0.8", reasons=("below min 0.8",)),
+            Verdict("f1", "ungated", 0.7),
+        )
+    )
+    lines = [line.text for line in terminal_lines(result)]
+    assert lines == [
+        "metric              current  baseline  limit    verdict  reason",
+        "accuracy_long_name  0.500    0.900     min 0.8  FAIL     below min 0.8",
+        "precision           0.900    0.910     min 0.5  pass",
+        "f1                  0.700    -         -        ungated",
+        "metric gate: FAILED (1 of 2 metrics breached)",
+    ]
+
+
+def test_summary_json_is_strict_json_even_for_nan():
+    result = GateResult((Verdict("a", "fail", float("nan"), reasons=("not finite (nan)",)),))
+    document = summary_json(result, {"a": "a.png"})
+    text = json.dumps(document, allow_nan=False)
+    assert json.loads(text)["metrics"][0]["value"] == "nan"
+    assert document["status"] == "failed"
