@@ -1,0 +1,130 @@
+"""pytest-xdist: workers only record; the controller merges, judges once and writes once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+CONFIG = """
+    [tool.metricgate]
+    history = "history.jsonl"
+    [tool.metricgate.metrics.accuracy]
+    min = 0.8
+    max-drop = 0.05
+    [tool.metricgate.metrics.recall]
+    min = 0.7
+    [tool.metricgate.metrics.precision]
+    min = 0.7
+"""
+
+
+def spread_over_files(project):
+    """Three test files, each recording one metric, so several workers record."""
+    for metric, value in (("accuracy", 0.83), ("recall", 0.65), ("precision", 0.75)):
+        project.file(
+            f"test_{metric}.py",
+            f"def test_{metric}(metric_gate):\n    metric_gate.record({metric!r}, {value}, n=500)\n"
+            "def test_other():\n    pass\n",
+        )
+
+
+@pytest.mark.parametrize(
+    "xdist_args",
+    [("-n", "2"), ("-n", "4"), ("-n", "2", "--dist", "loadfile")],
+    ids=["n2", "n4", "loadfile"],
+)
+def test_xdist_gives_the_same_verdicts_summary_and_charts(project, xdist_args):
+    project.config(CONFIG)
+    project.history_of("history.jsonl", accuracy=[0.90, 0.91, 0.89], recall=[0.7, 0.7, 0.7])
+    spread_over_files(project)
+
+    plain = project.run("--metric-gate-report-dir=plain")
+    parallel = project.run("--metric-gate-report-dir=parallel", *xdist_args)
+    assert plain.ret == parallel.ret == 1
+
+    def gate_section(result):
+        lines = result.stdout.lines
+        start = next(i for i, line in enumerate(lines) if "metric gate" in line and "=" in line)
+        end = next(i for i, line in enumerate(lines) if line.startswith("metric gate: "))
+        return [line for line in lines[start : end + 1] if not line.startswith("report: ")]
+
+    assert gate_section(parallel) == gate_section(plain)
+    report = project.path
+    assert json.loads((report / "parallel/summary.json").read_text()) == json.loads(
+        (report / "plain/summary.json").read_text()
+    )
+    for chart in ("accuracy.png", "recall.png", "precision.png", "overview.png"):
+        assert (report / "parallel" / chart).read_bytes() == (report / "plain" / chart).read_bytes()
+
+
+def test_xdist_appends_the_history_once(project):
+    project.config(CONFIG.replace("min = 0.7", "min = 0.5"))
+    history = project.history_of("history.jsonl", accuracy=[0.85])
+    spread_over_files(project)
+    result = project.run("-n", "2", "--metric-gate-record")
+    assert result.ret == 0
+    runs = [json.loads(line) for line in history.read_text().splitlines()]
+    assert len(runs) == 2
+    assert runs[1]["metrics"] == {
+        "accuracy": {"value": 0.83, "n": 500},
+        "precision": {"value": 0.75, "n": 500},
+        "recall": {"value": 0.65, "n": 500},
+    }
+
+
+def test_a_crashed_worker_is_named_and_its_metrics_are_missing(project):
+    project.config("""
+        [tool.metricgate.metrics.accuracy]
+        min = 0.5
+        [tool.metricgate.metrics.recall]
+        min = 0.5
+    """)
+    project.file(
+        "test_crash.py",
+        "import os\n"
+        "def test_record_then_crash(metric_gate):\n"
+        "    metric_gate.record('accuracy', 0.9)\n"
+        "    os._exit(1)\n",
+    )
+    project.file("test_fine.py", "def test_recall(metric_gate):\n    metric_gate.record('recall', 0.9)\n")
+    result = project.run("-n", "2", "--dist", "loadfile")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "accuracy *FAIL *missing",
+            "recall *pass",
+            "worker gw* crashed: the metrics it had recorded are lost (shown as missing)",
+            "metric gate: FAILED (1 of 2 metrics breached)",
+        ]
+    )
+
+
+@pytest.mark.parametrize("runner", [(), ("-n", "2", "--dist", "loadfile")], ids=["plain", "xdist"])
+def test_a_metric_recorded_by_two_tests_is_an_error_naming_both(project, runner):
+    project.config("""
+        [tool.metricgate.metrics.accuracy]
+        min = 0.5
+        severity = "warning"
+    """)
+    project.file("test_one.py", "def test_one(metric_gate):\n    metric_gate.record('accuracy', 0.9)\n")
+    project.file("test_two.py", "def test_two(metric_gate):\n    metric_gate.record('accuracy', 0.6)\n")
+    result = project.run(*runner)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["accuracy *FAIL *recorded twice: by test_one.py::test_one and test_two.py::test_two"]
+    )
+
+
+def test_a_bad_value_on_a_worker_fails_that_test_naming_the_metric(project):
+    project.config("""
+        [tool.metricgate.metrics.accuracy]
+        min = 0.5
+    """)
+    project.file("test_bad.py", "def test_bad(metric_gate):\n    metric_gate.record('accuracy', None)\n")
+    result = project.run("-n", "2")
+    assert result.ret == 1
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*TypeError: metric_gate.record('accuracy'): value must be a number, got NoneType None*"]
+    )
