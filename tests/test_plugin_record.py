@@ -142,3 +142,25 @@ def test_record_with_an_inline_history_is_a_usage_error(project):
             "history is a table, which is read-only); name a .jsonl or .csv file"
         ]
     )
+
+
+def test_concurrent_recording_sessions_each_append_their_run(project):
+    """Real pytest processes at once (the 16-writer version of this runs on history.append directly)."""
+    import subprocess
+    import sys
+
+    project.config(JSONL_CONFIG)
+    history = project.history_of("history.jsonl", accuracy=[0.85])
+    project.records({"accuracy": 0.9})
+    sessions = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--metric-gate",
+             "--metric-gate-record", f"--metric-gate-report-dir=report-{index}"],
+            cwd=project.path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for index in range(3)
+    ]
+    assert [session.wait(120) for session in sessions] == [0, 0, 0]
+    assert [run["metrics"] for run in read_jsonl(history)] == [{"accuracy": 0.85}] + [{"accuracy": 0.9}] * 3
