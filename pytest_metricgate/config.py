@@ -141,6 +141,20 @@ def load(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+    return from_document(document, pyproject, shown=shown, overrides=overrides, invocation_dir=invocation_dir,
+                         strict=strict)
+
+
+def from_document(
+    document: Mapping[str, object],
+    pyproject: Path,
+    *,
+    shown: str,
+    overrides: Overrides = Overrides(),
+    invocation_dir: Path | None = None,
+    strict: bool = False,
+) -> GateConfig:
+    """Validate the parsed pyproject ``document`` (see ``load``)."""
     tool = document.get("tool", {})
     table = tool.get("metricgate") if isinstance(tool, dict) else None
     if table is None:
@@ -150,6 +164,13 @@ def load(
         )
     reader = _Reader(shown, pyproject.parent, invocation_dir or pyproject.parent)
     return reader.gate_config(table, pyproject, overrides, strict)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def display_path(path: Path, start: Path) -> str:
@@ -316,7 +337,7 @@ class _Reader:
         if key not in table:
             return None
         raw = table[key]
-        if not is_number(raw) or not math.isfinite(raw):  # type: ignore[arg-type]
+        if not is_number(raw) or not _finite(raw):  # type: ignore[arg-type]
             raise self.fail(where, key, "a finite number", raw)
         if non_negative and raw < 0:  # type: ignore[operator]
             raise self.fail(where, key, "a number >= 0", raw)

@@ -283,6 +283,8 @@ def _drop_word(rule: MetricRule) -> str:
 
 def _less(smaller: float, larger: float) -> bool:
     """``smaller < larger`` by more than float rounding."""
+    if math.isinf(smaller) or math.isinf(larger):
+        return smaller < larger
     tolerance = _RELATIVE_TOLERANCE * max(1.0, abs(smaller), abs(larger))
     return larger - smaller > tolerance
 

@@ -171,6 +171,8 @@ class _JsonlReader:
             raise HistoryError(f"{self.where(offset)}: not UTF-8 text") from None
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise HistoryError(f"{self.where(offset)}: JSON nested too deeply") from None
         except json.JSONDecodeError as exc:
             if is_cut_off_object(text):
                 self.torn.append(offset)
@@ -224,7 +226,7 @@ def is_cut_off_object(text: str) -> bool:
         scanner.value()
     except _RanOut:
         return True
-    except _Invalid:
+    except (_Invalid, RecursionError):  # our own appends never nest deeply
         return False
     return False  # a complete object followed by something else
 

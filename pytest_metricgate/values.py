@@ -102,13 +102,18 @@ def read_current_file(path: Path, shown: str, gated: frozenset[str]) -> dict[str
         raise ValuesFileError(
             f"{shown}: line {exc.lineno}: current metrics file is not valid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ValuesFileError(f"{shown}: current metrics file is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValuesFileError(
             f"{shown}: current metrics file must hold a JSON object of metrics, "
             f"found {type(data).__name__} {describe(data)}"
         )
     found: dict[str, Measurement] = {}
-    _flatten(data, "", found, shown, gated)
+    try:
+        _flatten(data, "", found, shown, gated)
+    except RecursionError:
+        raise ValuesFileError(f"{shown}: current metrics file is nested too deeply") from None
     return found
 
 
