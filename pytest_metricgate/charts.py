@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -141,8 +142,10 @@ def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None
         axes.scatter([xs[-1]], [ys[-1]], s=70 if compact else 110, color=colour, edgecolor="white",
                      linewidth=1.5, zorder=5, label="this run")
         if not compact:
+            shortfall = _shortfall(rule, ys[-1], verdict) if verdict.verdict in (FAIL, WARN) else None
+            text = f"{format_value(ys[-1])}  {verdict.verdict.upper()}"
             axes.annotate(
-                f"{format_value(ys[-1])}  {verdict.verdict.upper()}",
+                text if shortfall is None else f"{text}\n{shortfall}",
                 (xs[-1], ys[-1]),
                 xytext=(-8, 10),
                 textcoords="offset points",
@@ -153,6 +156,7 @@ def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None
             )
     _set_y_range(axes, extent)
     _set_x_labels(axes, series, compact=compact)
+    _mark_failing_streak(axes, series, verdict, compact=compact)
     title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
     axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
     if not compact:
@@ -203,20 +207,78 @@ def _set_y_range(axes, extent: Sequence[float]) -> None:
     axes.set_ylim(low - pad, high + pad)
 
 
+def _shortfall(rule: MetricRule | None, value: float, verdict: Verdict) -> str | None:
+    """By how much the value misses the limit it breaches, for the annotation."""
+    if rule is None or not math.isfinite(value):
+        return None
+    if rule.min is not None and value < rule.min:
+        return f"{format_value(rule.min - value)} below min {format_limit(rule.min)}"
+    if rule.max is not None and value > rule.max:
+        return f"{format_value(value - rule.max)} above max {format_limit(rule.max)}"
+    if verdict.baseline is not None:
+        allowed = _allowed_drop(rule, verdict.baseline)
+        drop = verdict.baseline - value if rule.higher_is_better else value - verdict.baseline
+        if allowed is not None and drop > allowed:
+            word = "drop" if rule.higher_is_better else "rise"
+            return f"{word} {format_value(drop)}, {format_value(drop - allowed)} beyond allowed"
+    return None
+
+
+def _mark_failing_streak(axes, series: Series, verdict: Verdict, *, compact: bool) -> None:
+    """Shade the unbroken run of breaches that ends at this run: "since when not healthy"."""
+    if not series.has_current or verdict.verdict not in (FAIL, WARN):
+        return
+    start = len(series.values) - 1
+    while start > 0 and series.breaches[start - 1]:
+        start -= 1
+    axes.axvspan(start - 0.5, len(series.values) - 0.5, color=VERDICT_COLOURS[verdict.verdict], alpha=0.07, zorder=0)
+    if not compact:
+        labels = _display_labels(series)
+        runs = len(series.values) - start
+        since = f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)" if runs > 1 else "breaching this run"
+        axes.annotate(since, (start - 0.45, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
+                      textcoords="offset points", va="top", fontsize=8, color=VERDICT_COLOURS[verdict.verdict])
+
+
+def _run_word(series: Series) -> str:
+    return f"{series.label_name} " if series.label_name and series.label_name != "run" else ""
+
+
+_ISO_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
+
+
+def _display_labels(series: Series) -> list[str]:
+    """Run labels for the x axis: ISO timestamps shortened to the date, or date and time when a date repeats."""
+    labels = [label or str(index + 1) for index, label in enumerate(series.labels)]
+    if series.has_current and not series.labels[-1]:
+        labels[-1] = "this run"
+    stamps = [_ISO_TIMESTAMP.match(label) for label in labels]
+    if any(stamps):
+        dates = [f"{m.group(2)}-{m.group(3)}" for m in stamps if m]
+        with_time = len(set(dates)) < len(dates)
+        years = {m.group(1) for m in stamps if m}
+        for index, match in enumerate(stamps):
+            if match:
+                year, month, day, hour, minute = match.groups()
+                text = f"{month}-{day}" if len(years) == 1 else f"{year}-{month}-{day}"
+                labels[index] = f"{text} {hour}:{minute}" if with_time else text
+    return labels
+
+
 def _set_x_labels(axes, series: Series, *, compact: bool) -> None:
     count = len(series.values)
     if count == 0:
         return
-    labels = [label or str(index + 1) for index, label in enumerate(series.labels)]
-    if series.has_current:
-        labels[-1] = labels[-1] if series.labels[-1] else "this run"
+    labels = _display_labels(series)
     most = 5 if compact else _MAX_TICKS
     step = max(1, math.ceil(count / most))
     # Always show the newest run: count back from it.
     ticks = list(range(count - 1, -1, -step))[::-1]
+    shown = [_shorten(labels[i]) for i in ticks]
+    rotate = not compact and max(len(label) for label in shown) > 5
     axes.set_xticks(ticks)
-    axes.set_xticklabels([_shorten(labels[i]) for i in ticks], rotation=30 if not compact else 0,
-                         ha="right" if not compact else "center", fontsize=7 if compact else 8)
+    axes.set_xticklabels(shown, rotation=30 if rotate else 0, ha="right" if rotate else "center",
+                         fontsize=7 if compact else 8)
     axes.set_xlim(-0.5, count - 0.5)
     if series.label_name and not compact:
         axes.set_xlabel(series.label_name)

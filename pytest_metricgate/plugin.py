@@ -6,6 +6,7 @@ that loads: no config is read and neither numpy nor matplotlib is imported.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     gate = _open_gate(config)
     config.stash[_SESSION_KEY] = gate
-    config.pluginmanager.register(_ControllerPlugin(gate, sink), "metricgate-controller")
+    junit = config.getoption("xmlpath", None)
+    # The path exactly as pytest's junitxml resolves it (relative to where pytest started).
+    junit_path = Path(os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(junit))))) if junit else None
+    config.pluginmanager.register(_ControllerPlugin(gate, sink, junit_path), "metricgate-controller")
 
 
 def _open_gate(config: pytest.Config) -> GateSession:
@@ -154,9 +158,10 @@ class _WorkerPlugin:
 class _ControllerPlugin:
     """Registered in the process that judges: merges values, judges after the tests, reports."""
 
-    def __init__(self, gate: GateSession, sink: list[Recorded]) -> None:
+    def __init__(self, gate: GateSession, sink: list[Recorded], junit_path: Path | None) -> None:
         self.gate = gate
         self.sink = sink
+        self.junit_path = junit_path
         self.worker_records: list[Recorded] = []
         self.skipped_because: str | None = None
 
@@ -197,12 +202,20 @@ class _ControllerPlugin:
             raise pytest.UsageError(str(exc)) from None
         return outcome
 
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Runs after pytest's junitxml wrote its file, which then gains one test case per gated metric."""
+        result = self.gate.result
+        if result is None:
+            return
         # A monitoring repository may hold no tests at all: there the gate is the
         # check that ran, so its pass is a pass, not "no tests collected".
-        result = self.gate.result
-        if result is not None and result.passed and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        if result.passed and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = pytest.ExitCode.OK
+        if self.junit_path is not None and self.junit_path.is_file():
+            from .report import add_to_junit_file, junit_testcases
+
+            add_to_junit_file(self.junit_path, junit_testcases(result))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .report import terminal_lines

@@ -7,11 +7,14 @@ a previous run listed in its manifest, never following a symlink.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import html
 import json
 import os
 import re
 import tempfile
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +98,13 @@ def terminal_lines(
     return lines
 
 
-def summary_json(result: GateResult, charts: Mapping[str, str], extra: Mapping[str, object] | None = None) -> dict:
+def summary_json(
+    result: GateResult,
+    charts: Mapping[str, str],
+    *,
+    notes: Sequence[str] | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> dict:
     """The ``summary.json`` document: status, and each metric with its numbers, reasons and chart file."""
     metrics = []
     for v in result.verdicts:
@@ -114,11 +123,190 @@ def summary_json(result: GateResult, charts: Mapping[str, str], extra: Mapping[s
                 "chart": charts.get(v.name),
             }
         )
-    document: dict = {"status": result.status, "headline": result.headline(), "notes": list(result.notes)}
+    listed = list(result.notes if notes is None else notes)
+    document: dict = {"status": result.status, "headline": result.headline(), "notes": listed}
     if extra:
         document.update(extra)
     document["metrics"] = metrics
     return document
+
+
+_MARKDOWN_ROWS = 40
+_VERDICT_ICONS = {FAIL: "\u274c", WARN: "\u26a0\ufe0f", PASS: "\u2705", UNGATED: "\u2796"}
+
+
+def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
+    """``summary.md``: a status line and a table of the verdicts, failures first, short enough for a PR comment.
+
+    Every user-supplied string is escaped here, where it becomes Markdown.
+    """
+    icon = _VERDICT_ICONS[PASS if result.passed else FAIL]
+    lines = [f"### {icon} {_md(result.headline())}", ""]
+    rows = ordered(result.verdicts)
+    shown = [v for v in rows if v.verdict in (FAIL, WARN)]
+    shown += [v for v in rows if v.verdict not in (FAIL, WARN)][: max(0, _MARKDOWN_ROWS - len(shown))]
+    if rows:
+        lines += ["| metric | current | baseline | limits | verdict | reasons |", "|---|---:|---:|---|---|---|"]
+        for v in shown:
+            verdict = f"**{v.verdict.upper()}**" if v.verdict in (FAIL, WARN) else v.verdict
+            cells = [
+                _md(v.name),
+                format_value(v.value),
+                format_value(v.baseline),
+                _md(v.limits or "-"),
+                f"{_VERDICT_ICONS[v.verdict]} {verdict}",
+                _md("; ".join(v.reasons)),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        hidden = len(rows) - len(shown)
+        if hidden:
+            lines += ["", f"... and {hidden} more passing or ungated metrics (see summary.json)."]
+    if notes:
+        lines += [""] + [f"- {_md(note)}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """Escape ``text`` for a Markdown table cell: no markup, no HTML, no cell breaks."""
+    text = html.escape(" ".join(text.split()), quote=False)
+    return re.sub(r"([\\`*_\[\]#|~])", r"\\\1", text)
+
+
+def index_html(
+    result: GateResult,
+    *,
+    charts: Mapping[str, tuple[str, bytes]],
+    overview: tuple[str, bytes] | None,
+    notes: Sequence[str] = (),
+) -> str:
+    """``index.html``: one self-contained page (status banner, verdict table, every chart as a data URI).
+
+    No script, no external resource: it opens from a downloaded artifact with no
+    server and no network, and its Content-Security-Policy forbids scripts even
+    if a string slipped through. Every user-supplied string is escaped here.
+    """
+    e = html.escape
+    status = "passed" if result.passed else "failed"
+    rows = []
+    for v in ordered(result.verdicts):
+        reasons = "<br>".join(e(reason) for reason in v.reasons) or "&nbsp;"
+        chart = charts.get(v.name)
+        name = f'<a href="#chart-{_anchor(v.name)}">{e(v.name)}</a>' if chart else e(v.name)
+        rows.append(
+            f'<tr class="{e(v.verdict)}"><th scope="row">{name}</th><td class="num">{e(format_value(v.value))}</td>'
+            f'<td class="num">{e(format_value(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
+            f'<td class="verdict">{e(v.verdict.upper() if v.verdict in (FAIL, WARN) else v.verdict)}</td>'
+            f"<td>{reasons}</td></tr>"
+        )
+    figures = []
+    if overview is not None:
+        figures.append(_figure("overview", "overview", "every metric", overview))
+    for v in ordered(result.verdicts):
+        if v.name in charts:
+            figures.append(_figure(f"chart-{_anchor(v.name)}", v.name, f"{v.name}: {v.verdict}", charts[v.name]))
+    note_items = "".join(f"<li>{e(note)}</li>" for note in notes)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(result.headline())}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #fff; }}
+main {{ max-width: 1100px; margin: 0 auto; padding: 0 20px 40px; }}
+.banner {{ padding: 18px 20px; color: #fff; }}
+.banner h1 {{ margin: 0; font-size: 22px; max-width: 1100px; margin: 0 auto; }}
+.banner.failed {{ background: #cf222e; }}
+.banner.passed {{ background: #1a7f37; }}
+table {{ border-collapse: collapse; width: 100%; margin: 20px 0; }}
+th, td {{ text-align: left; padding: 6px 10px; border-bottom: 1px solid #d0d7de; vertical-align: top; }}
+thead th {{ background: #f6f8fa; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.fail td.verdict {{ color: #cf222e; font-weight: 700; }}
+tr.warn td.verdict {{ color: #9a6700; font-weight: 700; }}
+tr.pass td.verdict {{ color: #1a7f37; }}
+tr.ungated td.verdict {{ color: #57606a; }}
+tr.fail {{ background: #ffebe9; }}
+tr.warn {{ background: #fff8c5; }}
+ul.notes {{ color: #57606a; font-size: 13px; }}
+figure {{ margin: 24px 0; }}
+figure img {{ max-width: 100%; height: auto; border: 1px solid #d0d7de; }}
+figcaption {{ font-size: 13px; color: #57606a; }}
+</style>
+</head>
+<body>
+<header class="banner {status}"><h1>{e(result.headline())}</h1></header>
+<main>
+<table class="verdicts">
+<thead><tr><th scope="col">metric</th><th scope="col">current</th><th scope="col">baseline</th><th scope="col">limits</th><th scope="col">verdict</th><th scope="col">reasons</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+</table>
+<ul class="notes">{note_items}</ul>
+{chr(10).join(figures)}
+</main>
+</body>
+</html>
+"""
+
+
+def _figure(anchor: str, caption: str, alt: str, chart: tuple[str, bytes]) -> str:
+    file_name, data = chart
+    mime = "image/svg+xml" if file_name.endswith(".svg") else "image/png"
+    uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    e = html.escape
+    return (
+        f'<figure id="{e(anchor)}"><img src="{uri}" alt="{e(alt)} chart">'
+        f"<figcaption>{e(caption)} ({e(file_name)})</figcaption></figure>"
+    )
+
+
+def _anchor(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "metric"
+
+
+def junit_testcases(result: GateResult) -> list[ET.Element]:
+    """One ``<testcase classname="metricgate" name="NAME">`` per gated metric, with its numbers as properties."""
+    cases = []
+    for v in result.gated:
+        case = ET.Element("testcase", {"classname": "metricgate", "name": v.name, "time": "0.000"})
+        properties = ET.SubElement(case, "properties")
+        for key, value in (
+            ("value", format_value(v.value) if v.value is not None else None),
+            ("n", None if v.n is None else str(v.n)),
+            ("baseline", None if v.baseline is None else format_value(v.baseline)),
+            ("baseline_method", v.baseline_text),
+            ("limits", v.limits or None),
+            ("verdict", v.verdict),
+            ("severity", v.severity),
+        ):
+            if value is not None:
+                ET.SubElement(properties, "property", {"name": key, "value": value})
+        if v.verdict == FAIL:
+            failure = ET.SubElement(case, "failure", {"message": "; ".join(v.reasons)})
+            failure.text = "\n".join(v.reasons)
+        cases.append(case)
+    return cases
+
+
+def add_to_junit_file(path: Path, cases: Sequence[ET.Element]) -> None:
+    """Append ``cases`` to the first ``<testsuite>`` of the JUnit file pytest wrote, updating its counts."""
+    tree = ET.parse(path)
+    root = tree.getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        return
+    for case in cases:
+        suite.append(case)
+    failed = sum(1 for case in cases if case.find("failure") is not None)
+    for attribute, added in (("tests", len(cases)), ("failures", failed)):
+        suite.set(attribute, str(int(suite.get(attribute, "0")) + added))
+    buffer = tempfile.SpooledTemporaryFile()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    buffer.seek(0)
+    _write_atomically(path, buffer.read())
 
 
 def _json_number(value: float | None) -> float | str | None:

@@ -23,7 +23,7 @@ from .errors import ConfigError, MetricGateError
 from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
 from .history import HistoryTail
 from .recording import Recorded, merge
-from .report import Series, chart_file_names, summary_json, write_report_dir
+from .report import Series, chart_file_names, index_html, summary_json, summary_markdown, write_report_dir
 from .values import Measurement, Run, read_current_file
 
 
@@ -151,7 +151,7 @@ class GateSession:
     # -- outputs -----------------------------------------------------------
 
     def write_report(self) -> None:
-        """Charts, overview and summary.json into the report directory."""
+        """Charts, overview, summary.json, summary.md and index.html into the report directory."""
         assert self.result is not None
         from . import charts  # matplotlib is imported only when the gate runs
 
@@ -160,23 +160,43 @@ class GateSession:
         verdicts = {v.name: v for v in self.result.verdicts}
         names = [v.name for v in self.result.verdicts]
         self.chart_files = chart_file_names(names, fmt)
-        files: dict[str, bytes] = {}
-        for name in names:
-            files[self.chart_files[name]] = charts.metric_chart(self.series[name], verdicts[name], rules.get(name), fmt)
-        files[f"overview.{fmt}"] = charts.overview_chart(
-            [self.series[name] for name in names], verdicts, rules, fmt
-        )
-        summary = summary_json(self.result, self.chart_files, {"overview": f"overview.{fmt}"})
+        chart_bytes = {
+            name: (self.chart_files[name], charts.metric_chart(self.series[name], verdicts[name], rules.get(name), fmt))
+            for name in names
+        }
+        overview = (f"overview.{fmt}", charts.overview_chart([self.series[n] for n in names], verdicts, rules, fmt))
+        notes = [*self.result.notes, *self.details]
+        summary = summary_json(self.result, self.chart_files, notes=notes, extra={"overview": overview[0]})
+        markdown = summary_markdown(self.result, notes=notes)
+        files = {file_name: data for file_name, data in chart_bytes.values()}
+        files[overview[0]] = overview[1]
         files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
+        files["summary.md"] = markdown.encode()
+        files["index.html"] = index_html(self.result, charts=chart_bytes, overview=overview, notes=notes).encode()
         try:
             write_report_dir(self.config.report_dir, files)
         except OSError as exc:
             raise MetricGateError(
-                f"{self.config.report_dir}: cannot write the report: {exc.strerror or exc}"
+                f"{self.report_dir_shown}: cannot write the report: {exc.strerror or exc}"
             ) from None
         self.details.append(
-            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}, overview, summary.json)"
+            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}, overview, index.html, "
+            "summary.json, summary.md)"
         )
+        self.append_step_summary(markdown)
+
+    def append_step_summary(self, markdown: str) -> None:
+        """On GitHub Actions, add summary.md to the job summary (appending: other steps write there too)."""
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not target:
+            return
+        try:
+            with open(target, "a", encoding="utf-8") as stream:
+                stream.write("\n" + markdown)
+        except OSError as exc:
+            self.details.append(f"job summary: not written to {target}: {exc.strerror or exc}")
+            return
+        self.details.append("job summary: summary.md appended to $GITHUB_STEP_SUMMARY")
 
     def append_history(self, *, tests_passed: bool) -> None:
         """``--metric-gate-record``: append this run when it passed and its values are new."""

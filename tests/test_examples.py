@@ -1,0 +1,41 @@
+"""The bundled examples run as the README says, and the CI workflow example is complete."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from conftest import EXAMPLES
+
+
+def copy_example(project, name):
+    shutil.copytree(EXAMPLES / name, project.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("metricgate-report"))
+
+
+def test_the_model_evaluation_example_passes_and_records_through_the_fixture(project):
+    copy_example(project, "model-evaluation")
+    result = project.run()
+    assert result.ret == 0
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["accuracy *0.893 *pass", "metric gate: passed (4 metrics)"])
+    sources = {m["name"]: m["source"] for m in project.summary()["metrics"]}
+    assert sources["accuracy"] == "tests/test_model.py::test_record_classification_metrics"
+
+
+def test_the_weekly_example_fails_at_the_newest_week(project):
+    copy_example(project, "weekly-monitoring")
+    result = project.run()
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["metric gate: FAILED (3 of 3 metrics breached)"])
+
+
+def test_the_github_workflow_uploads_the_report_even_when_the_gate_fails():
+    workflow = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
+    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key "on" as true
+    steps = workflow["jobs"]["metric-gate"]["steps"]
+    gate = next(step for step in steps if "--metric-gate" in step.get("run", ""))
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
+    assert steps.index(upload) > steps.index(gate)
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == "metricgate-report/"
