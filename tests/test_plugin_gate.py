@@ -244,7 +244,7 @@ def test_report_dir_option_wins_over_the_file(project):
     assert result.ret == 0
     assert (project.path / "from-cli" / "summary.json").is_file()
     assert not (project.path / "from-config").exists()
-    result.stdout.fnmatch_lines(["report: from-cli/ (1 chart, overview, summary.json)"])
+    result.stdout.fnmatch_lines(["report: from-cli/ (1 chart, overview, index.html, summary.json, summary.md)"])
 
 
 def test_paths_in_the_config_are_relative_to_the_pyproject_not_the_cwd(project):

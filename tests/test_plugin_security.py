@@ -32,5 +32,6 @@ def test_the_next_run_removes_its_own_stale_charts_and_nothing_else(project):
     project.records({"new_metric": 1.0})
     assert project.run().ret == 0
     assert sorted(p.name for p in report.iterdir()) == [
-        ".metricgate-manifest.json", "new_metric.png", "notes.txt", "overview.png", "summary.json",
+        ".metricgate-manifest.json", "index.html", "new_metric.png", "notes.txt", "overview.png", "summary.json",
+        "summary.md",
     ]
