@@ -8,6 +8,7 @@ whose type is ``MetricGate``. The drift and data-quality helpers are in
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from .errors import ConfigError, HistoryError, MetricGateError, ValuesFileError
@@ -26,7 +27,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # numpy stays unimported until someone asks for the quality helpers.
     if name == "quality":
-        from . import quality
-
-        return quality
+        # import_module, not "from . import quality": that form looks the
+        # attribute up on this package first and would land back here.
+        return importlib.import_module(f"{__name__}.quality")
     raise AttributeError(f"module 'pytest_metricgate' has no attribute {name!r}")

@@ -83,3 +83,12 @@ def test_importing_the_plugin_imports_nothing_heavy():
     code = "import sys, pytest_metricgate.plugin; print(sorted(m for m in ('numpy', 'matplotlib') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_the_quality_helpers_load_on_first_use():
+    code = (
+        "import sys, pytest_metricgate as gate; before = 'numpy' in sys.modules; "
+        "print(before, gate.quality.psi([1, 2, 3], [1, 2, 3]))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "0.0"]

@@ -1,0 +1,673 @@
+"""Data-quality and distribution-drift metrics for gating ML pipelines in CI.
+
+Every function here takes plain array-likes (lists, tuples, numpy arrays),
+returns plain Python ``float`` values (or a tuple of them), and is meant to be
+called inside a user's test so that the result can be recorded as a metric and
+compared against a gate such as ``max = 0.2``.
+
+Contract shared by all functions:
+
+* Inputs are never modified.
+* Results are built-in floats, never numpy scalars, so they serialise
+  and compare the same way as any other recorded metric.
+* Invalid input raises :class:`ValueError` whose message starts with the
+  function name and names the offending argument, e.g.
+  ``"psi: reference is empty"``. No other exception type is raised for bad
+  data, so callers only need to handle one.
+* Missing values are ``NaN`` (and ``None`` in object arrays / lists). Rates
+  say explicitly how they treat them; the distribution comparisons
+  (:func:`psi`, :func:`js_distance`, :func:`ks_statistic`) drop them first,
+  so they compare the distributions of the *observed* values. Pair them with
+  :func:`missing_rate` to gate missingness separately.
+
+Binned comparisons (:func:`psi`, :func:`js_distance`) use equal-frequency
+bins whose interior edges are quantiles of the *reference* sample; see
+:func:`psi` for the precise rules (ties, constant references, open outer
+bins).
+
+numpy is the only dependency; scipy is used by the test-suite purely as an
+independent oracle.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Hashable, Iterable
+from typing import Any, cast
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "PSI_EPSILON",
+    "category_psi",
+    "duplicate_rate",
+    "js_distance",
+    "ks_statistic",
+    "missing_rate",
+    "out_of_range_rate",
+    "psi",
+]
+
+#: Added to every bin (or category) share before PSI is computed, after which
+#: the shares are renormalised to sum to one. Without it a bin that is empty in
+#: exactly one sample makes ``ln(c / r)`` infinite; with it such a bin
+#: contributes roughly ``share * ln(share / 1e-4)`` (about 9.2 per unit of
+#: share), i.e. large enough to fail any sensible gate but still finite and
+#: comparable between runs.
+PSI_EPSILON: float = 1e-4
+
+# Below this lambda the alternating Kolmogorov series needs many terms and
+# loses accuracy to cancellation, so the Jacobi-theta form is used instead.
+# Both forms are exact representations of the same function; 1.0 is where
+# each converges in a handful of terms.
+_KS_SERIES_SWITCH = 1.0
+_KS_MAX_TERMS = 100
+
+
+class _NaNKey:
+    """Hashable stand-in for NaN.
+
+    NaN never equals itself, so two NaNs are different dict/set keys. Every
+    NaN is mapped to the single instance below, which equals only itself.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NaN"
+
+
+_NAN_KEY = _NaNKey()
+
+
+# ---------------------------------------------------------------------------
+# Input validation helpers
+# ---------------------------------------------------------------------------
+
+
+def _as_array(x: Any, func: str, name: str) -> NDArray[Any]:
+    """Convert ``x`` to an ndarray, turning every conversion failure into ValueError."""
+    if isinstance(x, (str, bytes)):
+        # A string is technically a sequence, but treating "abc" as three
+        # observations is never what the caller meant.
+        raise ValueError(f"{func}: {name} must be a sequence or array, got a string")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{func}: {name} could not be converted to an array ({exc})") from exc
+    if arr.ndim == 0:
+        raise ValueError(f"{func}: {name} must be a sequence or array, got {type(x).__name__}")
+    return arr
+
+
+def _is_nan_scalar(value: object) -> bool:
+    """True for float-like NaN (Python or numpy), which never equals itself."""
+    return isinstance(value, (float, complex, np.floating, np.complexfloating)) and (
+        value != value
+    )
+
+
+def _numeric_sample(x: Any, func: str, name: str) -> NDArray[Any]:
+    """Validate a one-dimensional numeric sample and drop its NaNs.
+
+    Integer and boolean dtypes are kept as they are (they cannot hold NaN and
+    converting large int64 values to float64 could merge distinct values,
+    which would change an exact statistic such as the KS D). Everything else
+    is converted to float64; ``None`` in lists / object arrays becomes NaN.
+    """
+    arr = _as_array(x, func, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{func}: {name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{func}: {name} is empty")
+    if arr.dtype.kind in "biu":
+        return arr
+    if arr.dtype.kind == "O":
+        # Checked element-wise because astype(float) would happily parse
+        # numeric-looking strings such as "1.5", hiding a type error.
+        for value in arr:
+            if value is not None and not isinstance(value, (numbers.Real, np.bool_)):
+                raise ValueError(
+                    f"{func}: {name} must contain only numbers or None, got "
+                    f"{type(value).__name__}"
+                )
+    if arr.dtype.kind in "fO":
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                values = arr.astype(np.float64)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{func}: {name} must contain only numbers ({exc})") from exc
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            raise ValueError(f"{func}: {name} has no non-missing values (all NaN/None)")
+        return values
+    raise ValueError(f"{func}: {name} must be numeric, got dtype {arr.dtype}")
+
+
+def _check_bins(bins: Any, func: str) -> int:
+    # bool is an int subclass, but bins=True is certainly a mistake.
+    if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, (int, np.integer)):
+        raise ValueError(f"{func}: bins must be an integer >= 2, got {bins!r}")
+    if bins < 2:
+        raise ValueError(f"{func}: bins must be an integer >= 2, got {int(bins)}")
+    return int(bins)
+
+
+def _check_bound(value: Any, func: str, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{func}: {name} must be a real number or None, got {value!r}")
+    bound = float(value)
+    if math.isnan(bound):
+        raise ValueError(f"{func}: {name} must not be NaN")
+    return bound
+
+
+# ---------------------------------------------------------------------------
+# Data-quality rates
+# ---------------------------------------------------------------------------
+
+
+def missing_rate(x: ArrayLike) -> float:
+    """Share of entries of ``x`` that are missing.
+
+    ``missing_rate = (# missing entries) / (# entries)``, counted over every
+    entry of ``x`` whatever its shape.
+
+    An entry is missing when it is NaN in a float / complex array, NaT in a
+    datetime / timedelta array, or ``None`` or a float NaN in an object array
+    (which is what a list mixing numbers and ``None`` becomes). Integer, bool
+    and string arrays cannot hold missing values and give 0.0. pandas' ``NA``
+    and ``NaT`` objects inside object arrays are not recognised.
+
+    Raises:
+        ValueError: ``x`` is a scalar, a string, or empty.
+    """
+    func = "missing_rate"
+    arr = _as_array(x, func, "x")
+    if arr.size == 0:
+        raise ValueError(f"{func}: x is empty")
+    kind = arr.dtype.kind
+    if kind in "fcmM":
+        missing = int(np.count_nonzero(np.isnan(arr)))
+    elif kind == "O":
+        missing = sum(1 for v in arr.ravel() if v is None or _is_nan_scalar(v))
+    else:
+        missing = 0
+    return missing / arr.size
+
+
+def out_of_range_rate(x: ArrayLike, low: float | None, high: float | None) -> float:
+    """Share of non-missing values of ``x`` that fall outside ``[low, high]``.
+
+    ``rate = #{v : v < low or v > high} / #{v : v not missing}``.
+
+    Both bounds are inclusive (a value equal to ``low`` or ``high`` passes).
+    Either bound may be ``None`` to leave that side open; with both ``None``
+    the rate is 0.0. Missing values (NaN, ``None``) are excluded from the
+    numerator *and* the denominator, so missingness does not dilute or inflate
+    this rate -- gate it separately with :func:`missing_rate`. Infinite values
+    are ordinary values: ``inf`` is out of range whenever ``high`` is set.
+
+    Raises:
+        ValueError: ``x`` is empty, entirely missing, or non-numeric; a bound
+            is NaN or not a number; ``low > high``.
+    """
+    func = "out_of_range_rate"
+    lo = _check_bound(low, func, "low")
+    hi = _check_bound(high, func, "high")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"{func}: low ({lo!r}) must not exceed high ({hi!r})")
+    arr = _as_array(x, func, "x")
+    if arr.size == 0:
+        raise ValueError(f"{func}: x is empty")
+    # Any shape is accepted: a rate over every entry is well defined.
+    values = _numeric_sample(arr.ravel(), func, "x")
+    outside = np.zeros(values.shape, dtype=bool)
+    if lo is not None:
+        outside |= values < lo
+    if hi is not None:
+        outside |= values > hi
+    return int(np.count_nonzero(outside)) / values.size
+
+
+def _row_key(row: Any, func: str, index: int) -> Hashable:
+    """Hashable key under which equal rows (NaN == NaN) collide."""
+    if _is_nan_scalar(row):
+        return _NAN_KEY
+    if isinstance(row, np.ndarray):
+        return tuple(_row_key(v, func, index) for v in row.ravel().tolist())
+    if isinstance(row, (list, tuple)):
+        return tuple(_row_key(v, func, index) for v in row)
+    try:
+        hash(row)
+    except TypeError as exc:
+        raise ValueError(
+            f"{func}: row {index} ({type(row).__name__}) is not hashable and cannot "
+            "be compared"
+        ) from exc
+    return row
+
+
+def _count_distinct_numeric_rows(arr: NDArray[Any]) -> int:
+    """Number of distinct rows of a 2-D numeric array, with NaN == NaN."""
+    if arr.shape[1] == 0:
+        return 1
+    canon = np.ascontiguousarray(arr)
+    if canon.dtype.kind in "fc":
+        # Compare bytes, so first make equal values byte-identical: every NaN
+        # gets the same bit pattern and -0.0 becomes +0.0 (they compare equal).
+        # Complex numbers are handled component-wise through a real view.
+        canon = canon.copy()
+        real = canon.view(canon.real.dtype) if canon.dtype.kind == "c" else canon
+        real[np.isnan(real)] = np.nan
+        real[real == 0] = 0.0
+    as_bytes = canon.view(np.dtype((np.void, canon.dtype.itemsize * canon.shape[1])))
+    return int(np.unique(as_bytes.ravel()).size)
+
+
+def duplicate_rate(rows: ArrayLike | Iterable[Any]) -> float:
+    """Share of rows that repeat an earlier row.
+
+    ``duplicate_rate = (n - n_distinct) / n``: each row counts as a duplicate
+    if an equal row occurred before it, so ``[a, a, b]`` gives 1/3 and
+    ``[a, a, a]`` gives 2/3. The first occurrence is never counted.
+
+    ``rows`` is either a 2-D array-like (one row per first-axis entry) or a
+    1-D sequence whose elements are the rows (scalars, strings, tuples or
+    lists; ragged rows are fine). Rows are compared by value, with two
+    deliberate choices: NaN equals NaN (a row of missing values repeated is a
+    duplicate, which is what a data-quality check wants), and numeric values
+    compare as Python does (``1 == 1.0``, ``-0.0 == 0.0``).
+
+    Raises:
+        ValueError: ``rows`` is empty, a scalar, a string, more than 2-D, or
+            contains unhashable elements (e.g. dicts).
+    """
+    func = "duplicate_rate"
+    if isinstance(rows, (str, bytes)):
+        raise ValueError(f"{func}: rows must be a sequence or array, got a string")
+    if isinstance(rows, np.ndarray):
+        arr: NDArray[Any] | None = rows
+        items: list[Any] | None = None
+    else:
+        if not isinstance(rows, Iterable):
+            raise ValueError(
+                f"{func}: rows must be a sequence or array, got {type(rows).__name__}"
+            )
+        items = list(rows)
+        try:
+            arr = np.asarray(items)
+        except (ValueError, TypeError, OverflowError):
+            arr = None  # ragged rows: fall back to element-wise comparison
+    if arr is not None:
+        if arr.ndim == 0:
+            raise ValueError(f"{func}: rows must be a sequence or array, got a scalar")
+        if arr.ndim > 2:
+            raise ValueError(f"{func}: rows must be 1-D or 2-D, got shape {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError(f"{func}: rows is empty")
+        if arr.dtype.kind in "biufc":
+            n = arr.shape[0]
+            return (n - _count_distinct_numeric_rows(arr.reshape(n, -1))) / n
+    if items is None:
+        # rows was a non-numeric ndarray; iterate its first axis. (For other
+        # inputs the original items are kept: np.asarray may have coerced
+        # mixed rows such as (1, "x") into strings.)
+        items = list(cast("NDArray[Any]", arr))
+    if not items:
+        raise ValueError(f"{func}: rows is empty")
+    seen = {_row_key(row, func, index) for index, row in enumerate(items)}
+    return (len(items) - len(seen)) / len(items)
+
+
+# ---------------------------------------------------------------------------
+# Binning shared by psi and js_distance
+# ---------------------------------------------------------------------------
+
+
+def _reference_edges(reference: NDArray[Any], bins: int) -> NDArray[np.float64]:
+    """Interior bin edges: the reference's k/bins quantiles, k = 1..bins-1.
+
+    Quantiles use linear interpolation between order statistics (Hyndman &
+    Fan type 7, numpy's default), computed here so that the interpolation
+    cannot overflow for values near the float64 limits. Duplicate edges are
+    merged, so the result is strictly increasing and may be shorter than
+    ``bins - 1``.
+    """
+    ordered = np.sort(reference.astype(np.float64))
+    n = ordered.size
+    position = (n - 1) * (np.arange(1, bins, dtype=np.float64) / bins)
+    lower_index = np.floor(position).astype(np.intp)
+    upper_index = np.minimum(lower_index + 1, n - 1)
+    weight = position - lower_index
+    a = ordered[lower_index]
+    b = ordered[upper_index]
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = b - a
+        # a + t*(b - a) returns exactly a when a == b, which keeps ties on
+        # the tied value; only when b - a overflows (values of opposite sign
+        # near the float64 limit) fall back to the convex-combination form.
+        edges = np.where(np.isfinite(span), a + weight * span, a * (1 - weight) + b * weight)
+        edges = np.where(weight == 0, a, edges)
+    edges = np.clip(edges, a, b)
+    return np.unique(edges)
+
+
+def _binned_shares(
+    reference: ArrayLike, current: ArrayLike, bins: int, func: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Shares of ``reference`` and ``current`` in reference-quantile bins.
+
+    Rules (documented on :func:`psi`): bins are right-closed,
+    ``(-inf, e1], (e1, e2], ..., (e_last, +inf)``; a constant reference with
+    value ``c`` gets the three bins ``x < c``, ``x == c``, ``x > c``.
+    """
+    bins = _check_bins(bins, func)
+    ref = _numeric_sample(reference, func, "reference")
+    cur = _numeric_sample(current, func, "current")
+    if ref.dtype.kind == "f" and not np.all(np.isfinite(ref)):
+        # An infinite value would make interpolated quantile edges infinite
+        # or NaN; infinities in `current` are fine (they land in an outer bin).
+        raise ValueError(f"{func}: reference contains infinite values")
+    ref = ref.astype(np.float64)
+    cur = cur.astype(np.float64)
+
+    if ref.min() == ref.max():
+        constant = ref[0]
+        # With only a lower-closed split every current value below the
+        # constant would share its bin and a downward jump would be invisible.
+        ref_index = (ref >= constant).astype(np.intp) + (ref > constant)
+        cur_index = (cur >= constant).astype(np.intp) + (cur > constant)
+        n_bins = 3
+    else:
+        edges = _reference_edges(ref, bins)
+        # side="left" counts the edges strictly below a value, i.e. a value
+        # equal to an edge belongs to the bin that edge closes (right-closed).
+        ref_index = np.searchsorted(edges, ref, side="left")
+        cur_index = np.searchsorted(edges, cur, side="left")
+        n_bins = edges.size + 1
+
+    ref_share = np.bincount(ref_index, minlength=n_bins) / ref.size
+    cur_share = np.bincount(cur_index, minlength=n_bins) / cur.size
+    return ref_share.astype(np.float64), cur_share.astype(np.float64)
+
+
+def _psi_from_shares(ref_share: ArrayLike, cur_share: ArrayLike) -> float:
+    """PSI of two share vectors over the same bins, with epsilon smoothing.
+
+    Each share vector is smoothed as ``(s + PSI_EPSILON) / (1 + k * PSI_EPSILON)``
+    for ``k`` bins, then ``PSI = sum_i (c_i - r_i) * ln(c_i / r_i)``. Every
+    term is >= 0 because ``c_i - r_i`` and ``ln(c_i / r_i)`` share a sign, and
+    the formula is symmetric in ``r`` and ``c``.
+    """
+    r = np.asarray(ref_share, dtype=np.float64)
+    c = np.asarray(cur_share, dtype=np.float64)
+    k = r.size
+    r = (r + PSI_EPSILON) / (1.0 + k * PSI_EPSILON)
+    c = (c + PSI_EPSILON) / (1.0 + k * PSI_EPSILON)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def _js_from_shares(ref_share: ArrayLike, cur_share: ArrayLike) -> float:
+    """Base-2 Jensen-Shannon distance of two share vectors (0 * log 0 = 0)."""
+    p = np.asarray(ref_share, dtype=np.float64)
+    q = np.asarray(cur_share, dtype=np.float64)
+    m = (p + q) / 2.0
+
+    def kl_to_m(s: NDArray[np.float64]) -> float:
+        # Where s == 0 the term is 0 by the 0*log0 convention; where s > 0,
+        # m >= s/2 > 0, so the logarithm is always defined.
+        mask = s > 0
+        return float(np.sum(s[mask] * np.log2(s[mask] / m[mask])))
+
+    divergence = 0.5 * kl_to_m(p) + 0.5 * kl_to_m(q)
+    # Rounding can push the divergence a hair outside [0, 1].
+    return float(math.sqrt(min(max(divergence, 0.0), 1.0)))
+
+
+# ---------------------------------------------------------------------------
+# Distribution drift
+# ---------------------------------------------------------------------------
+
+
+def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
+    """Population stability index of ``current`` against ``reference``.
+
+    ``PSI = sum_i (c_i - r_i) * ln(c_i / r_i)`` where ``r_i`` and ``c_i`` are
+    the shares of the reference and current samples in bin ``i`` -- the
+    symmetrised Kullback-Leibler divergence of the two binned distributions
+    (Siddiqi, *Credit Risk Scorecards*, Wiley 2006; statistical properties in
+    Yurdakul, "Statistical properties of population stability index", 2018).
+    Common rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25
+    significant shift.
+
+    Binning:
+
+    * Interior edges are the reference's ``k / bins`` quantiles
+      (``k = 1 .. bins-1``, linear interpolation), so each bin holds about
+      ``1 / bins`` of the reference (equal-frequency bins).
+    * Bins are right-closed and the outer bins are open-ended:
+      ``(-inf, e1], (e1, e2], ..., (e_last, +inf)``; current values beyond
+      the reference's range land in an outer bin.
+    * Heavy ties make several quantiles equal; duplicate edges are merged, so
+      there can be fewer than ``bins`` bins.
+    * A constant reference (a single distinct value ``c``) has no usable
+      quantiles; it gets the three bins ``x < c``, ``x == c`` and ``x > c``, so
+      identical constant samples give 0 and a move in either direction is
+      detected.
+
+    Empty bins: every share gets :data:`PSI_EPSILON` (1e-4) added and the
+    shares are renormalised to sum to 1, so a bin that is empty in one sample
+    contributes a large but finite amount (about ``9.2 * share``).
+
+    Missing values (NaN, ``None``) are dropped from both samples before
+    binning. Infinite values are allowed in ``current`` (outer bins) but not
+    in ``reference`` (they would make the quantile edges undefined).
+
+    Args:
+        reference: 1-D numeric sample defining the bins (e.g. training data).
+        current: 1-D numeric sample to compare (e.g. this run's data).
+        bins: Requested number of equal-frequency bins, an integer >= 2.
+
+    Returns:
+        PSI >= 0; 0.0 for identical samples.
+
+    Raises:
+        ValueError: empty, all-missing, non-numeric or non-1-D samples,
+            infinite reference values, or ``bins`` not an integer >= 2.
+    """
+    ref_share, cur_share = _binned_shares(reference, current, bins, "psi")
+    return _psi_from_shares(ref_share, cur_share)
+
+
+def js_distance(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
+    """Jensen-Shannon distance between binned ``reference`` and ``current``.
+
+    With bin shares ``p`` (reference), ``q`` (current) and ``m = (p + q) / 2``::
+
+        JSD = 1/2 * sum_i p_i log2(p_i / m_i) + 1/2 * sum_i q_i log2(q_i / m_i)
+        distance = sqrt(JSD)
+
+    (Lin, "Divergence measures based on the Shannon entropy", IEEE Trans.
+    Inf. Theory 37(1), 1991; the square root is a metric, Endres & Schindelin,
+    IEEE Trans. Inf. Theory 49(7), 2003.) Logarithms are base 2, so the
+    distance lies in ``[0, 1]``: 0 for identical binned distributions, 1 when
+    the two samples occupy disjoint sets of bins. Terms with a zero share
+    contribute 0 (``0 * log 0 = 0``), so unlike :func:`psi` no smoothing is
+    needed and the value equals ``scipy.spatial.distance.jensenshannon(p, q,
+    base=2)`` on the same shares.
+
+    Binning, missing-value and infinity handling are exactly those of
+    :func:`psi` (the same code computes the shares). Note that with
+    equal-frequency bins the outer bins always hold reference mass, so a
+    distance of exactly 1 only occurs when the reference is tied or constant
+    enough to leave bins empty.
+
+    Raises:
+        ValueError: as for :func:`psi`.
+    """
+    ref_share, cur_share = _binned_shares(reference, current, bins, "js_distance")
+    return _js_from_shares(ref_share, cur_share)
+
+
+def _kolmogorov_sf(lam: float) -> float:
+    """Q_KS(lambda) = P(K > lambda) for the Kolmogorov distribution K.
+
+    For lambda >= 1 the alternating series
+    ``2 * sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2)`` converges in a few
+    terms. For small lambda that series converges slowly, so the equivalent
+    theta-function form of the CDF,
+    ``P(K <= lambda) = sqrt(2 pi) / lambda * sum_{j>=1} exp(-(2j-1)^2 pi^2 / (8 lambda^2))``,
+    is used and subtracted from 1.
+    """
+    if lam <= 0.0:
+        return 1.0
+    total = 0.0
+    if lam < _KS_SERIES_SWITCH:
+        factor = -(math.pi**2) / (8.0 * lam * lam)
+        for j in range(1, _KS_MAX_TERMS + 1):
+            term = math.exp(factor * (2 * j - 1) ** 2)
+            total += term
+            if term <= 1e-17 * total:
+                break
+        return min(max(1.0 - math.sqrt(2.0 * math.pi) / lam * total, 0.0), 1.0)
+    sign = 1.0
+    for j in range(1, _KS_MAX_TERMS + 1):
+        term = math.exp(-2.0 * j * j * lam * lam)
+        total += sign * term
+        if term <= 1e-17 * abs(total):
+            break
+        sign = -sign
+    return min(max(2.0 * total, 0.0), 1.0)
+
+
+def ks_statistic(reference: ArrayLike, current: ArrayLike) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic ``D`` and its asymptotic p-value.
+
+    ``D = max_x |F_ref(x) - F_cur(x)|`` over the empirical CDFs
+    ``F(x) = #{v <= x} / n``. Both CDFs are step functions that only change at
+    observed values, so evaluating them at every distinct value of the pooled
+    sample gives ``D`` exactly, ties included (tied values move a CDF by their
+    whole count at once). ``D`` matches ``scipy.stats.ks_2samp`` to rounding.
+
+    The p-value is the asymptotic Kolmogorov approximation with Stephens'
+    small-sample correction (M. A. Stephens, "Use of the Kolmogorov-Smirnov,
+    Cramer-von Mises and related statistics without extensive tables",
+    J. R. Stat. Soc. B 32(1), 1970)::
+
+        en     = sqrt(n * m / (n + m))
+        lambda = (en + 0.12 + 0.11 / en) * D
+        p      = Q_KS(lambda) = 2 * sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2)
+
+    clipped to ``[0, 1]``. Both this and scipy's
+    ``ks_2samp(method="asymp")`` approximate the same null distribution, but
+    scipy evaluates the exact *one-sample* KS distribution at the effective
+    size rounded to an integer, ``round(n*m/(n+m))``, whereas Stephens'
+    formula is a smooth correction of the limiting distribution. Over a grid
+    of sample sizes (checked in the test-suite on real samples) the two
+    p-values differ by less than ``0.2 / sqrt(n*m/(n+m))`` in absolute terms
+    whenever ``n*m/(n+m) >= 5`` -- a bound of 0.028 for 100 vs 100 samples
+    and 0.009 for 1000 vs 1000 -- so accept/reject decisions agree except for
+    p-values within that distance of the threshold. For very small samples the
+    approximations diverge more (and the test has little power anyway); gate
+    on ``D`` there. Neither p-value corrects for ties, which make the test
+    conservative.
+
+    Missing values (NaN, ``None``) are dropped first; infinities are ordinary
+    (extreme) values.
+
+    Returns:
+        ``(D, p_value)`` as Python floats, ``D`` in [0, 1] and ``p`` in [0, 1];
+        ``(0.0, 1.0)`` for identical samples.
+
+    Raises:
+        ValueError: empty, all-missing, non-numeric or non-1-D samples.
+    """
+    func = "ks_statistic"
+    ref = np.sort(_numeric_sample(reference, func, "reference"))
+    cur = np.sort(_numeric_sample(current, func, "current"))
+    n, m = ref.size, cur.size
+    support = np.unique(np.concatenate([ref, cur]))
+    # side="right" counts values <= x, i.e. the right-continuous ECDF.
+    ref_cdf = np.searchsorted(ref, support, side="right") / n
+    cur_cdf = np.searchsorted(cur, support, side="right") / m
+    d = float(np.max(np.abs(ref_cdf - cur_cdf)))
+    d = min(max(d, 0.0), 1.0)
+    en = math.sqrt(n * m / (n + m))
+    p_value = _kolmogorov_sf((en + 0.12 + 0.11 / en) * d)
+    return d, p_value
+
+
+def _category_key(value: Any, func: str, name: str, index: int) -> Hashable:
+    if _is_nan_scalar(value):
+        return _NAN_KEY
+    try:
+        hash(value)
+    except TypeError as exc:
+        raise ValueError(
+            f"{func}: {name}[{index}] ({type(value).__name__}) is not hashable and "
+            "cannot be used as a category"
+        ) from exc
+    return value
+
+
+def _category_counts(values: Any, func: str, name: str) -> dict[Hashable, int]:
+    if isinstance(values, (str, bytes)):
+        raise ValueError(f"{func}: {name} must be a sequence of categories, got a string")
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise ValueError(
+                f"{func}: {name} must be one-dimensional, got shape {values.shape}"
+            )
+        items: Iterable[Any] = values.tolist()
+    elif isinstance(values, Iterable):
+        items = values
+    else:
+        raise ValueError(
+            f"{func}: {name} must be a sequence of categories, got {type(values).__name__}"
+        )
+    counts: dict[Hashable, int] = {}
+    for index, value in enumerate(items):
+        key = _category_key(value, func, name, index)
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        raise ValueError(f"{func}: {name} is empty")
+    return counts
+
+
+def category_psi(reference: Iterable[Hashable], current: Iterable[Hashable]) -> float:
+    """Population stability index over categorical values.
+
+    Each distinct value is a bin: ``PSI = sum_c (q_c - p_c) * ln(q_c / p_c)``
+    over the union of categories seen in either sample, with ``p_c`` / ``q_c``
+    the reference / current shares (same formula and sources as :func:`psi`).
+    A category seen in only one sample has share 0 in the other and gets the
+    same :data:`PSI_EPSILON` smoothing and renormalisation as an empty numeric
+    bin, so a new or vanished category contributes a large but finite amount.
+
+    Categories are compared by value and hash (``1`` and ``1.0`` are the same
+    category). ``None`` is a category of its own, and all float NaNs together
+    form one category, so missingness drift is part of the index.
+
+    Args:
+        reference: 1-D iterable of hashable values (strings, ints, ...).
+        current: 1-D iterable of hashable values.
+
+    Raises:
+        ValueError: a sample is empty, a string, not 1-D, or holds unhashable
+            values.
+    """
+    func = "category_psi"
+    ref_counts = _category_counts(reference, func, "reference")
+    cur_counts = _category_counts(current, func, "current")
+    # Dict order (first appearance) keeps the summation order deterministic.
+    categories = list(ref_counts) + [c for c in cur_counts if c not in ref_counts]
+    ref_total = sum(ref_counts.values())
+    cur_total = sum(cur_counts.values())
+    ref_share = np.array([ref_counts.get(c, 0) / ref_total for c in categories])
+    cur_share = np.array([cur_counts.get(c, 0) / cur_total for c in categories])
+    return _psi_from_shares(ref_share, cur_share)
