@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -19,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .config import MetricRule
 from .gate import FAIL, PASS, UNGATED, WARN, Verdict, format_limit, format_value
-from .report import Series
+from .report import Series, display_labels
 
 VERDICT_COLOURS = {PASS: "#1a7f37", FAIL: "#cf222e", WARN: "#bf8700", UNGATED: "#57606a"}
 _LINE_COLOURS = ("#0969da", "#8250df", "#1b7c83", "#bc4c00", "#4d2d00", "#6e7781")
@@ -157,6 +156,7 @@ def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None
     _set_y_range(axes, extent)
     _set_x_labels(axes, series, compact=compact)
     _mark_failing_streak(axes, series, verdict, compact=compact)
+    _mark_shifts(axes, series, compact=compact)
     title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
     axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
     if not compact:
@@ -233,43 +233,32 @@ def _mark_failing_streak(axes, series: Series, verdict: Verdict, *, compact: boo
         start -= 1
     axes.axvspan(start - 0.5, len(series.values) - 0.5, color=VERDICT_COLOURS[verdict.verdict], alpha=0.07, zorder=0)
     if not compact:
-        labels = _display_labels(series)
+        labels = display_labels(series)
         runs = len(series.values) - start
         since = f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)" if runs > 1 else "breaching this run"
         axes.annotate(since, (start - 0.45, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
                       textcoords="offset points", va="top", fontsize=8, color=VERDICT_COLOURS[verdict.verdict])
 
 
+def _mark_shifts(axes, series: Series, *, compact: bool) -> None:
+    """A dotted line where the level changed, labelled with the levels before and after."""
+    for shift in series.shifts:
+        axes.axvline(shift.index - 0.5, color="#8250df", linestyle=(0, (2, 2)), linewidth=1.2, zorder=2)
+        if not compact:
+            axes.annotate(f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}",
+                          (shift.index - 0.5, 0.0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                          textcoords="offset points", fontsize=8, color="#8250df", va="bottom")
+
+
 def _run_word(series: Series) -> str:
     return f"{series.label_name} " if series.label_name and series.label_name != "run" else ""
-
-
-_ISO_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
-
-
-def _display_labels(series: Series) -> list[str]:
-    """Run labels for the x axis: ISO timestamps shortened to the date, or date and time when a date repeats."""
-    labels = [label or str(index + 1) for index, label in enumerate(series.labels)]
-    if series.has_current and not series.labels[-1]:
-        labels[-1] = "this run"
-    stamps = [_ISO_TIMESTAMP.match(label) for label in labels]
-    if any(stamps):
-        dates = [f"{m.group(2)}-{m.group(3)}" for m in stamps if m]
-        with_time = len(set(dates)) < len(dates)
-        years = {m.group(1) for m in stamps if m}
-        for index, match in enumerate(stamps):
-            if match:
-                year, month, day, hour, minute = match.groups()
-                text = f"{month}-{day}" if len(years) == 1 else f"{year}-{month}-{day}"
-                labels[index] = f"{text} {hour}:{minute}" if with_time else text
-    return labels
 
 
 def _set_x_labels(axes, series: Series, *, compact: bool) -> None:
     count = len(series.values)
     if count == 0:
         return
-    labels = _display_labels(series)
+    labels = display_labels(series)
     most = 5 if compact else _MAX_TICKS
     step = max(1, math.ceil(count / most))
     # Always show the newest run: count back from it.

@@ -48,6 +48,10 @@ _METRIC_KEYS = (
     "direction",
     "severity",
     "required",
+    "confidence",
+    "max-sigma",
+    "min-history",
+    "patience",
 )
 
 
@@ -63,6 +67,10 @@ class MetricRule:
     direction: str = "higher"
     severity: str = "error"
     required: bool = True
+    confidence: float | None = None
+    max_sigma: float | None = None
+    min_history: int = 5
+    patience: int = 1
 
     @property
     def higher_is_better(self) -> bool:
@@ -231,6 +239,12 @@ class _Reader:
         chart_format = self.choice(table, top, "chart-format", CHART_FORMATS, "png")
         chart_runs = self.integer(table, top, "chart-runs", 200, minimum=1)
         metrics = self.metrics(table.get("metrics", {}))
+        for rule in metrics:
+            if rule.max_sigma is not None and window < 2:
+                raise ConfigError(
+                    f"{self.shown}: {table_name(rule.name)} max-sigma needs [tool.metricgate] window >= 2 "
+                    f"(one run has no standard deviation), got window {window}"
+                )
 
         if strict and self.warnings:
             raise ConfigError(self.warnings[0] + " (an error under --strict-config)")
@@ -343,6 +357,20 @@ class _Reader:
             raise self.fail(where, key, "a number >= 0", raw)
         return float(raw)  # type: ignore[arg-type]
 
+    def fraction(self, table: Mapping[str, object], where: str, key: str) -> float | None:
+        raw = table.get(key)
+        if raw is None:
+            return None
+        if not is_number(raw) or not 0 < raw < 1:  # type: ignore[operator]
+            raise self.fail(where, key, "a number between 0 and 1 (exclusive), such as 0.95", raw)
+        return float(raw)  # type: ignore[arg-type]
+
+    def positive(self, table: Mapping[str, object], where: str, key: str) -> float | None:
+        value = self.number(table, where, key)
+        if value is not None and value <= 0:
+            raise self.fail(where, key, "a number > 0", table[key])
+        return value
+
     def boolean(self, table: Mapping[str, object], where: str, key: str, default: bool) -> bool:
         raw = table.get(key, default)
         if not isinstance(raw, bool):
@@ -389,4 +417,8 @@ class _Reader:
             direction=self.choice(table, where, "direction", DIRECTIONS, "higher"),
             severity=self.choice(table, where, "severity", SEVERITIES, "error"),
             required=self.boolean(table, where, "required", True),
+            confidence=self.fraction(table, where, "confidence"),
+            max_sigma=self.positive(table, where, "max-sigma"),
+            min_history=self.integer(table, where, "min-history", 5, minimum=2),
+            patience=self.integer(table, where, "patience", 1, minimum=1),
         )

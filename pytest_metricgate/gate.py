@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 from .config import MetricRule
 from .stats import baseline as compute_baseline
+from .stats import mean_and_sample_sd, n_for_half_width, wilson_interval
 from .values import Measurement, Run
 
 PASS, FAIL, WARN, UNGATED = "pass", "fail", "warn", "ungated"
+NOTE = "note"
 
 # Two floats this close (relative) are treated as equal: limits are written in
 # decimal, values are computed in binary.
@@ -45,10 +47,14 @@ class CurrentValues:
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason: ``fail`` and ``warn`` decide the verdict, ``note`` only explains."""
+    """One reason: ``fail`` and ``warn`` decide the verdict, ``note`` only explains.
+
+    ``breach`` marks a limit failing conclusively, the thing patience counts.
+    """
 
     level: str
     text: str
+    breach: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,48 +156,56 @@ def judge(
     return GateResult(verdicts=tuple(verdicts), notes=tuple(notes))
 
 
-def history_values(history: Sequence[Run], name: str) -> list[float]:
+def history_values(history: Sequence[Run], name: str) -> list[Measurement]:
     """The finite values ``name`` has in ``history``, oldest first (runs without it are skipped)."""
     values = []
     for run in history:
         measurement = run.metrics.get(name)
         if measurement is not None and math.isfinite(measurement.value):
-            values.append(measurement.value)
+            values.append(measurement)
     return values
 
 
-def history_breaches(rule: MetricRule, values: Sequence[float | None], settings: Settings) -> list[bool]:
+def history_breaches(
+    rule: MetricRule, values: Sequence[Measurement | float | None], settings: Settings
+) -> list[bool]:
     """For each history value, whether it breached ``rule`` judged against the values before it.
 
-    ``None`` (not measured) and non-finite values are never marked, and do not
-    enter later baselines, as in ``history_values``.
+    A breach is a limit failing conclusively (an inconclusive value is not one);
+    severity and patience do not enter. ``None`` (not measured) and non-finite
+    values are never marked, and do not enter later baselines.
     """
     flags = []
-    earlier: list[float] = []
+    earlier: list[Measurement] = []
     for value in values:
-        if value is None or not math.isfinite(value):
+        measurement = _measurement(value)
+        if measurement is None:
             flags.append(False)
             continue
-        verdict = judge_metric(rule, Measurement(value), earlier, settings)
-        flags.append(verdict.verdict in (FAIL, WARN))
-        earlier.append(value)
+        flags.append(_breached(rule, measurement, earlier, settings))
+        earlier.append(measurement)
     return flags
 
 
 def judge_metric(
     rule: MetricRule,
     current: Measurement | None,
-    history: Sequence[float],
+    history: Sequence[Measurement | float],
     settings: Settings,
     *,
     source: str | None = None,
     recorded_by: Sequence[str] = (),
 ) -> Verdict:
-    """The verdict of one configured metric against its limits and its history's baseline."""
-    window = list(history[-settings.window :])
-    reference = compute_baseline(window, settings.baseline, rule.higher_is_better) if window else None
-    reference_text = _baseline_text(settings.baseline, reference, len(window))
-    findings = _findings(rule, current, reference, reference_text, recorded_by)
+    """The verdict of one configured metric against its limits and its history.
+
+    ``history`` holds the metric's earlier values, oldest first; non-finite ones
+    are skipped.
+    """
+    earlier = [m for m in (_measurement(value) for value in history) if m is not None]
+    context = _Context.of(rule, earlier, settings)
+    findings = _findings(rule, current, context, recorded_by)
+    if current is not None and any(finding.breach for finding in findings) and rule.patience > 1:
+        findings = _apply_patience(rule, earlier, settings, findings)
     levels = {finding.level for finding in findings}
     if FAIL in levels:
         # A conflict is a mistake in the test suite, not a metric level: it fails
@@ -206,8 +220,8 @@ def judge_metric(
         verdict=verdict,
         value=None if current is None else current.value,
         n=None if current is None else current.n,
-        baseline=reference,
-        baseline_text=reference_text if reference is not None else None,
+        baseline=context.reference,
+        baseline_text=context.reference_text or None,
         limits=limits_text(rule),
         reasons=tuple(finding.text for finding in findings),
         severity=rule.severity,
@@ -215,11 +229,33 @@ def judge_metric(
     )
 
 
+def _measurement(value: Measurement | float | None) -> Measurement | None:
+    if value is None:
+        return None
+    measurement = value if isinstance(value, Measurement) else Measurement(float(value))
+    return measurement if math.isfinite(measurement.value) else None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every rule of one metric compares against: the history, its window and baseline."""
+
+    history: Sequence[Measurement]
+    window: tuple[float, ...]
+    reference: float | None
+    reference_text: str
+
+    @classmethod
+    def of(cls, rule: MetricRule, history: Sequence[Measurement], settings: Settings) -> _Context:
+        window = tuple(m.value for m in history[-settings.window :])
+        reference = compute_baseline(window, settings.baseline, rule.higher_is_better) if window else None
+        return cls(history, window, reference, _baseline_text(settings.baseline, reference, len(window)))
+
+
 def _findings(
     rule: MetricRule,
     current: Measurement | None,
-    reference: float | None,
-    reference_text: str,
+    context: _Context,
     recorded_by: Sequence[str],
 ) -> list[Finding]:
     if len(recorded_by) > 1:
@@ -228,48 +264,158 @@ def _findings(
         times = "twice" if len(recorded_by) == 2 else f"{len(recorded_by)} times"
         return [Finding(FAIL, f"recorded {times}: by " + " and ".join(recorded_by))]
     if current is None:
-        return [Finding(FAIL, "missing") if rule.required else Finding("note", "missing (optional)")]
+        return [Finding(FAIL, "missing") if rule.required else Finding(NOTE, "missing (optional)")]
+    if not math.isfinite(current.value):
+        return [Finding(FAIL, f"not finite ({current.value})")]
+    return _limit_findings(rule, current, context)
+
+
+def _breached(rule: MetricRule, current: Measurement, history: Sequence[Measurement], settings: Settings) -> bool:
+    context = _Context.of(rule, history, settings)
+    return any(finding.breach for finding in _limit_findings(rule, current, context))
+
+
+def _apply_patience(
+    rule: MetricRule, history: Sequence[Measurement], settings: Settings, findings: list[Finding]
+) -> list[Finding]:
+    """Fail only when the ``patience - 1`` newest history runs breached too, each judged by its own past."""
+    streak = 1
+    for index in range(len(history) - 1, max(-1, len(history) - rule.patience), -1):
+        if not _breached(rule, history[index], history[:index], settings):
+            break
+        streak += 1
+    if streak >= rule.patience:
+        return findings
+    held = [Finding(WARN, f.text) if f.breach else f for f in findings]
+    held.append(
+        Finding(WARN, f"breach {streak} of {rule.patience} (patience: fails after {rule.patience} breaching runs in a row)")
+    )
+    return held
+
+
+def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -> list[Finding]:
+    """Every limit rule judged at the point value, or at the favourable end of its Wilson interval."""
     value = current.value
-    if not math.isfinite(value):
-        return [Finding(FAIL, f"not finite ({value})")]
-    findings = []
-    if rule.min is not None and _less(value, rule.min):
-        findings.append(Finding(FAIL, f"below min {format_limit(rule.min)}"))
-    if rule.max is not None and _less(rule.max, value):
-        findings.append(Finding(FAIL, f"above max {format_limit(rule.max)}"))
-    if rule.has_relative_rule:
-        if reference is None:
-            findings.append(Finding("note", "no baseline yet"))
-        else:
-            findings.extend(_relative_findings(rule, value, reference, reference_text))
-    return findings
+    interval = _Interval.of(rule, current)
+    findings: list[Finding] = []
+    if rule.confidence is not None and interval is None:
+        why = "no n was given" if current.n is None else "the value is not a proportion in [0, 1]"
+        findings.append(Finding(NOTE, f"confidence: {why}, so the rules use the point value"))
 
+    def check(label: str, prefers_high: bool, breached, failure, resolution: float | None, gap: str = "") -> None:
+        finding = _check(value, interval, prefers_high, breached, failure, label)
+        if finding is not None:
+            findings.append(finding)
+        elif interval is not None and resolution is not None and interval.half_width > resolution:
+            findings.append(Finding(WARN, interval.too_small(label + gap, resolution, value)))
 
-def _relative_findings(rule: MetricRule, value: float, reference: float, reference_text: str) -> list[Finding]:
-    findings = []
-    drop = worsening(value, reference, rule.higher_is_better)
-    if rule.max_drop is not None and _less(rule.max_drop, drop):
-        findings.append(
-            Finding(
-                FAIL,
-                f"{_drop_word(rule)} {format_value(drop)} > max-drop {format_limit(rule.max_drop)} "
-                f"vs {reference_text}",
-            )
-        )
+    for name, limit, prefers_high in (("min", rule.min, True), ("max", rule.max, False)):
+        if limit is None:
+            continue
+        check(f"{name} {format_limit(limit)}", prefers_high,
+              (lambda x, limit=limit: _less(x, limit)) if prefers_high else (lambda x, limit=limit: _less(limit, x)),
+              lambda x, name=name, limit=limit: f"{'below' if name == 'min' else 'above'} {name} {format_limit(limit)}",
+              abs(value - limit), f" from {format_value(value)}, {format_value(abs(value - limit))} away")
+    if rule.has_relative_rule or rule.max_sigma is not None:
+        if context.reference is None:
+            findings.append(Finding(NOTE, "no baseline yet"))
+            return findings
+    reference, against, word = context.reference, context.reference_text, _drop_word(rule)
+    higher = rule.higher_is_better
+    if rule.max_drop is not None:
+        allowed = rule.max_drop
+        check(f"max-drop {format_limit(allowed)}", higher,
+              lambda x: _less(allowed, worsening(x, reference, higher)),
+              lambda x: f"{word} {format_value(worsening(x, reference, higher))} > max-drop "
+                        f"{format_limit(allowed)} vs {against}",
+              allowed)
     if rule.max_drop_pct is not None:
+        pct = rule.max_drop_pct
         if reference == 0:
-            findings.append(Finding("note", "max-drop-pct skipped: baseline is 0"))
+            findings.append(Finding(NOTE, "max-drop-pct skipped: baseline is 0"))
         else:
-            drop_pct = 100 * drop / abs(reference)
-            if _less(rule.max_drop_pct, drop_pct):
-                findings.append(
-                    Finding(
-                        FAIL,
-                        f"{_drop_word(rule)} {format_pct(drop_pct)} > max-drop-pct "
-                        f"{format_limit(rule.max_drop_pct)}% vs {reference_text}",
-                    )
-                )
+            scale = abs(reference)
+            check(f"max-drop-pct {format_limit(pct)}% ({format_value(pct / 100 * scale)})", higher,
+                  lambda x: _less(pct, 100 * worsening(x, reference, higher) / scale),
+                  lambda x: f"{word} {format_pct(100 * worsening(x, reference, higher) / scale)} > max-drop-pct "
+                            f"{format_limit(pct)}% vs {against}",
+                  pct / 100 * scale)
+    if rule.max_sigma is not None:
+        findings.extend(_sigma_findings(rule, value, interval, context))
     return findings
+
+
+def _sigma_findings(rule: MetricRule, value: float, interval: _Interval | None, context: _Context) -> list[Finding]:
+    measured = len(context.history)
+    if measured < rule.min_history:
+        return [Finding(NOTE, f"max-sigma: not enough history ({measured} of {rule.min_history})")]
+    if len(context.window) < 2:
+        return [Finding(NOTE, "max-sigma: needs at least 2 runs in the window")]
+    mean, sd = mean_and_sample_sd(context.window)
+    if sd == 0:
+        return [Finding(NOTE, f"max-sigma skipped: the last {len(context.window)} runs have no spread")]
+    limit, higher, word = rule.max_sigma, rule.higher_is_better, _drop_word(rule)
+    assert limit is not None
+
+    def failure(x: float) -> str:
+        drop = worsening(x, mean, higher)
+        return (
+            f"{word} {format_value(drop)} = {drop / sd:.1f} sigma > max-sigma {format_limit(limit)} "
+            f"(mean {format_value(mean)}, sample sd {format_value(sd)} of last {len(context.window)})"
+        )
+
+    finding = _check(value, interval, higher, lambda x: _less(limit, worsening(x, mean, higher) / sd), failure,
+                     f"max-sigma {format_limit(limit)} (mean {format_value(mean)}, sd {format_value(sd)})")
+    return [] if finding is None else [finding]
+
+
+def _check(value, interval, prefers_high: bool, breached, failure, label: str) -> Finding | None:
+    """One limit at the point value; with an interval, it fails only if even the favourable end breaches."""
+    if not breached(value):
+        return None
+    if interval is None:
+        return Finding(FAIL, failure(value), breach=True)
+    favourable = interval.high if prefers_high else interval.low
+    if breached(favourable):
+        end = "upper" if prefers_high else "lower"
+        return Finding(FAIL, f"{failure(value)} (even the {end} end {format_value(favourable)} of "
+                             f"{interval.text()} breaches)", breach=True)
+    return Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {label}")
+
+
+@dataclass(frozen=True)
+class _Interval:
+    """The Wilson score interval of a proportion measured on ``n`` examples."""
+
+    low: float
+    high: float
+    n: int
+    confidence: float
+
+    @classmethod
+    def of(cls, rule: MetricRule, current: Measurement) -> _Interval | None:
+        if rule.confidence is None or current.n is None or not 0 <= current.value <= 1:
+            return None
+        low, high = wilson_interval(current.value, current.n, rule.confidence)
+        return cls(low, high, current.n, rule.confidence)
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def text(self) -> str:
+        return (
+            f"{format_value(self.low)}\u2013{format_value(self.high)} at n={self.n}, "
+            f"Wilson {format_limit(100 * self.confidence)}%"
+        )
+
+    def too_small(self, label: str, resolution: float, value: float) -> str:
+        needed = n_for_half_width(value, resolution, self.confidence) if resolution > 0 else None
+        needs = f"needs n\u2248{needed:,}" if needed is not None else "no n can resolve a value on the limit"
+        return (
+            f"evaluation set too small to resolve {label} (\u00b1{self.half_width:.2g} at n={self.n}, "
+            f"Wilson {format_limit(100 * self.confidence)}%; {needs})"
+        )
 
 
 def worsening(value: float, reference: float, higher_is_better: bool) -> float:
@@ -308,6 +454,12 @@ def limits_text(rule: MetricRule) -> str:
     ):
         if limit is not None:
             parts.append(f"{label} {format_limit(limit)}{suffix}")
+    if rule.max_sigma is not None:
+        parts.append(f"max-sigma {format_limit(rule.max_sigma)}")
+    if rule.confidence is not None:
+        parts.append(f"confidence {format_limit(100 * rule.confidence)}%")
+    if rule.patience > 1:
+        parts.append(f"patience {rule.patience}")
     if rule.direction == "lower" and parts:
         parts.append("lower is better")
     return ", ".join(parts)

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import html
 import json
+import math
 import os
 import re
 import tempfile
@@ -43,6 +44,62 @@ class Series:
     breaches: tuple[bool, ...]
     has_current: bool
     label_name: str | None = None
+    shifts: tuple[Shift, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A level shift on a chart: ``index`` is the first run at the new level, ``at`` its label."""
+
+    index: int
+    at: str
+    before: float
+    after: float
+
+
+def find_shifts(labels: Sequence[str], values: Sequence[float | None]) -> tuple[Shift, ...]:
+    """Level shifts of the charted values (see ``stats.level_shifts``), placed back among the runs."""
+    from .stats import level_shifts
+
+    positions = [index for index, value in enumerate(values) if value is not None and math.isfinite(value)]
+    found = level_shifts([values[index] for index in positions])  # type: ignore[misc]
+    return tuple(
+        Shift(positions[shift.index], labels[positions[shift.index]], shift.before, shift.after) for shift in found
+    )
+
+
+def shift_lines(series: Sequence[Series]) -> list[str]:
+    """``accuracy: level shift at week 9: 0.905 \u2192 0.860`` for every shift of every metric."""
+    lines = []
+    for item in series:
+        word = f"{item.label_name} " if item.label_name and item.label_name != "run" else ""
+        for shift in item.shifts:
+            lines.append(
+                f"{item.name}: level shift at {word}{shift.at}: "
+                f"{format_value(shift.before)} \u2192 {format_value(shift.after)}"
+            )
+    return lines
+
+
+_ISO_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
+
+
+def display_labels(series: Series) -> list[str]:
+    """Run labels for people: ISO timestamps shortened to the date (with the time when a date repeats)."""
+    labels = [label or str(index + 1) for index, label in enumerate(series.labels)]
+    if series.has_current and not series.labels[-1]:
+        labels[-1] = "this run"
+    stamps = [_ISO_TIMESTAMP.match(label) for label in labels]
+    if any(stamps):
+        dates = [f"{m.group(2)}-{m.group(3)}" for m in stamps if m]
+        with_time = len(set(dates)) < len(dates)
+        years = {m.group(1) for m in stamps if m}
+        for index, match in enumerate(stamps):
+            if match:
+                year, month, day, hour, minute = match.groups()
+                text = f"{month}-{day}" if len(years) == 1 else f"{year}-{month}-{day}"
+                labels[index] = f"{text} {hour}:{minute}" if with_time else text
+    return labels
 
 
 @dataclass(frozen=True)
@@ -104,6 +161,7 @@ def summary_json(
     *,
     notes: Sequence[str] | None = None,
     extra: Mapping[str, object] | None = None,
+    shifts: Mapping[str, Sequence[Shift]] | None = None,
 ) -> dict:
     """The ``summary.json`` document: status, and each metric with its numbers, reasons and chart file."""
     metrics = []
@@ -121,6 +179,10 @@ def summary_json(
                 "reasons": list(v.reasons),
                 "source": v.source,
                 "chart": charts.get(v.name),
+                "shifts": [
+                    {"at": shift.at, "before": shift.before, "after": shift.after}
+                    for shift in (shifts or {}).get(v.name, ())
+                ],
             }
         )
     listed = list(result.notes if notes is None else notes)

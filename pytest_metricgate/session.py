@@ -23,7 +23,17 @@ from .errors import ConfigError, MetricGateError
 from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
 from .history import HistoryTail
 from .recording import Recorded, merge
-from .report import Series, chart_file_names, index_html, summary_json, summary_markdown, write_report_dir
+from .report import (
+    Series,
+    chart_file_names,
+    display_labels,
+    find_shifts,
+    index_html,
+    shift_lines,
+    summary_json,
+    summary_markdown,
+    write_report_dir,
+)
 from .values import Measurement, Run, read_current_file
 
 
@@ -130,18 +140,25 @@ class GateSession:
         series = {}
         for verdict in self.result.verdicts:
             name = verdict.name
-            before = [_value_or_none(run.metrics.get(name)) for run in runs]
+            before = [run.metrics.get(name) for run in runs]
             rule = rules.get(name)
             flags = history_breaches(rule, before, settings) if rule else [False] * len(before)
             current = values.get(name)
+            labels = tuple(run.label or "" for run in shown_runs) + (self.current_label,)
+            charted = tuple(_value_or_none(m) for m in before[skipped:]) + (_value_or_none(current),)
+            shown_labels = display_labels(Series(name, labels, charted, (), True))
+            # A shift is named by the run's own label (its full timestamp, say), else its place.
+            shift_labels = [label or shown for label, shown in zip(labels, shown_labels)]
             series[name] = Series(
                 name=name,
-                labels=tuple(run.label or "" for run in shown_runs) + (self.current_label,),
-                values=tuple(before[skipped:]) + (None if current is None else current.value,),
+                labels=labels,
+                values=charted,
                 breaches=tuple(flags[skipped:]) + (False,),
                 has_current=True,
                 label_name=label_name,
+                shifts=find_shifts(shift_labels, charted),
             )
+        self.details.extend(shift_lines(list(series.values())))
         if skipped > 0 or (self.history is not None and self.history.older_runs_left_out):
             self.details.append(
                 f"charts: the newest {len(shown_runs) + 1} runs are shown; older runs left out (chart-runs)"
@@ -166,7 +183,10 @@ class GateSession:
         }
         overview = (f"overview.{fmt}", charts.overview_chart([self.series[n] for n in names], verdicts, rules, fmt))
         notes = [*self.result.notes, *self.details]
-        summary = summary_json(self.result, self.chart_files, notes=notes, extra={"overview": overview[0]})
+        shifts = {name: item.shifts for name, item in self.series.items()}
+        summary = summary_json(
+            self.result, self.chart_files, notes=notes, extra={"overview": overview[0]}, shifts=shifts
+        )
         markdown = summary_markdown(self.result, notes=notes)
         files = {file_name: data for file_name, data in chart_bytes.values()}
         files[overview[0]] = overview[1]
@@ -226,8 +246,15 @@ class GateSession:
 
 
 def runs_needed(config: GateConfig) -> int:
-    """How many newest history runs judging and the charts need (one more for a candidate taken from history)."""
-    return max(config.chart_runs, config.window) + 1
+    """How many newest history runs judging and the charts need (one more for a candidate taken from history).
+
+    Patience re-judges up to ``patience - 1`` earlier runs, each against its own
+    window; ``max-sigma`` needs ``min-history`` runs before it judges.
+    """
+    judging = max(
+        (max(config.window + rule.patience, rule.min_history) for rule in config.metrics), default=config.window
+    )
+    return max(config.chart_runs, judging) + 1
 
 
 def _run_name(run: Run, label_name: str | None) -> str:

@@ -63,6 +63,23 @@ def test_a_full_table(tmp_path):
     )
 
 
+def test_noise_aware_keys(tmp_path):
+    config = load_text(
+        tmp_path,
+        """
+        [tool.metricgate.metrics.accuracy]
+        min = 0.88
+        confidence = 0.95
+        max-sigma = 3
+        min-history = 8
+        patience = 2
+        """,
+    )
+    assert config.metrics == (
+        MetricRule("accuracy", min=0.88, confidence=0.95, max_sigma=3.0, min_history=8, patience=2),
+    )
+
+
 def test_nested_metric_tables_give_dotted_names(tmp_path):
     config = load_text(
         tmp_path,
@@ -138,6 +155,15 @@ def test_unknown_keys_are_errors_under_strict_config(tmp_path):
         ("[tool.metricgate.metrics.acc]\ndirection = 'up'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] direction must be "higher" or "lower", got "up"'),
         ("[tool.metricgate.metrics.acc]\nseverity = 'fatal'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] severity must be "error" or "warning", got "fatal"'),
         ("[tool.metricgate.metrics.acc]\nrequired = 'yes'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] required must be true or false, got "yes"'),
+        ("[tool.metricgate.metrics.acc]\nconfidence = 95\n", "pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got 95"),
+        ("[tool.metricgate.metrics.acc]\nconfidence = 1\n", "pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got 1"),
+        ("[tool.metricgate.metrics.acc]\nconfidence = '95%'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got "95%"'),
+        ("[tool.metricgate.metrics.acc]\nmax-sigma = 0\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma must be a number > 0, got 0"),
+        ("[tool.metricgate.metrics.acc]\nmax-sigma = 'three'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] max-sigma must be a finite number, got "three"'),
+        ("[tool.metricgate.metrics.acc]\nmin-history = 1\n", "pyproject.toml: [tool.metricgate.metrics.acc] min-history must be an integer >= 2, got 1"),
+        ("[tool.metricgate.metrics.acc]\npatience = 0\n", "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 0"),
+        ("[tool.metricgate.metrics.acc]\npatience = 1.5\n", "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 1.5"),
+        ("[tool.metricgate]\nwindow = 1\n[tool.metricgate.metrics.acc]\nmax-sigma = 3\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma needs [tool.metricgate] window >= 2 (one run has no standard deviation), got window 1"),
         ('[tool.metricgate.metrics."a b"]\nmin = []\n', 'pyproject.toml: [tool.metricgate.metrics."a b"] min must be a finite number, got []'),
     ],
 )

@@ -206,3 +206,167 @@ def test_history_breaches_judge_each_run_against_the_runs_before_it():
 )
 def test_values_are_formatted_for_people(value, text):
     assert format_value(value) == text
+
+
+# -- noise-aware rules ---------------------------------------------------------
+# Wilson intervals below are scipy.stats.binomtest(k, n).proportion_ci(method="wilson"), 95%:
+#   351/400 = 0.8775 -> 0.8417-0.9061;  320/400 = 0.80 -> 0.7580-0.8363;  270/300 = 0.90 -> 0.8608-0.9291
+#   (half-width 0.0341).
+
+CONFIDENT_MIN = MetricRule("acc", min=0.88, confidence=0.95)
+
+
+def test_a_point_below_min_with_the_interval_above_it_is_inconclusive():
+    result = verdict_of_measurement(CONFIDENT_MIN, Measurement(351 / 400, 400))
+    assert result.verdict == "warn"
+    assert result.reasons == ("inconclusive: 0.8775 (0.8417\u20130.9061 at n=400, Wilson 95%) vs min 0.88",)
+
+
+def test_an_interval_wholly_below_min_fails():
+    result = verdict_of_measurement(CONFIDENT_MIN, Measurement(320 / 400, 400))
+    assert result.verdict == "fail"
+    assert result.reasons == (
+        "below min 0.88 (even the upper end 0.8363 of 0.758\u20130.8363 at n=400, Wilson 95% breaches)",
+    )
+
+
+def test_without_n_confidence_falls_back_to_the_point_value_and_says_so():
+    result = verdict_of_measurement(CONFIDENT_MIN, Measurement(0.8775))
+    assert result.verdict == "fail"
+    assert result.reasons == ("confidence: no n was given, so the rules use the point value", "below min 0.88")
+
+
+def test_a_value_outside_0_1_has_no_wilson_interval():
+    rule = MetricRule("loss", max=2.0, confidence=0.95, direction="lower")
+    result = verdict_of_measurement(rule, Measurement(2.5, 400))
+    assert result.reasons == (
+        "confidence: the value is not a proportion in [0, 1], so the rules use the point value",
+        "above max 2",
+    )
+
+
+def wilson_half_width(p: float, n: int, z: float = 1.959963984540054) -> float:
+    """Wilson (1927) half-width, written out independently of the code under test."""
+    return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+
+
+def smallest_n(p: float, target: float) -> int:
+    n = 1
+    while wilson_half_width(p, n) > target:
+        n += 1
+    return n
+
+
+def test_an_evaluation_set_too_small_for_max_drop_is_a_warning_with_the_n_it_needs():
+    rule = MetricRule("acc", max_drop=0.005, confidence=0.95)
+    result = verdict_of_measurement(rule, Measurement(0.9, 300), [0.9] * 5)
+    # half-width at n=300: 0.0341 > 0.005; the normal approximation needs 1.96^2 * 0.09 / 0.005^2 = 13,830
+    needed = smallest_n(0.9, 0.005)
+    assert abs(needed - 13830) < 50
+    assert result.verdict == "warn"
+    assert result.reasons == (
+        f"evaluation set too small to resolve max-drop 0.005 (\u00b10.034 at n=300, Wilson 95%; needs n\u2248{needed:,})",
+    )
+
+
+def test_an_evaluation_set_large_enough_for_max_drop_is_silent():
+    rule = MetricRule("acc", max_drop=0.05, confidence=0.95)
+    assert verdict_of_measurement(rule, Measurement(0.9, 300), [0.9] * 5).reasons == ()
+
+
+def test_a_value_near_min_that_the_interval_cannot_separate_from_it_warns():
+    result = verdict_of_measurement(CONFIDENT_MIN, Measurement(0.885, 400))
+    needed = smallest_n(0.885, 0.005)
+    assert result.verdict == "warn"
+    assert result.reasons == (
+        "evaluation set too small to resolve min 0.88 from 0.885, 0.005 away "
+        f"(\u00b10.031 at n=400, Wilson 95%; needs n\u2248{needed:,})",
+    )
+
+
+def test_the_drop_rule_is_judged_at_the_upper_end_too():
+    # baseline 0.92; 360/400 = 0.90 drops 0.02 > max-drop 0.01, but the upper end 0.9257 does not drop at all
+    rule = MetricRule("acc", max_drop=0.01, confidence=0.95)
+    result = verdict_of_measurement(rule, Measurement(0.9, 400), [0.92] * 5)
+    assert result.verdict == "warn"
+    assert result.reasons[0] == "inconclusive: 0.900 (0.8667\u20130.9257 at n=400, Wilson 95%) vs max-drop 0.01"
+
+
+SIGMA = MetricRule("acc", max_sigma=3)
+# history 0.90 0.91 0.89 0.90 0.90: mean 0.90; squared deviations sum to 0.0002, / 4 = 0.00005, sd = 0.0070711
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict", "reasons"),
+    [
+        (0.885, "pass", ()),  # 0.015 / 0.0070711 = 2.1 sigma
+        (0.87, "fail", ("drop 0.030 = 4.2 sigma > max-sigma 3 (mean 0.900, sample sd 0.007071 of last 5)",)),
+        (0.95, "pass", ()),  # better is never a breach
+    ],
+)
+def test_max_sigma_against_the_spread_of_the_window(value, verdict, reasons):
+    result = verdict_of(SIGMA, value, [0.90, 0.91, 0.89, 0.90, 0.90])
+    assert (result.verdict, result.reasons) == (verdict, reasons)
+
+
+def test_max_sigma_needs_min_history_runs():
+    result = verdict_of(SIGMA, 0.5, [0.90, 0.91, 0.89])
+    assert (result.verdict, result.reasons) == ("pass", ("max-sigma: not enough history (3 of 5)",))
+
+
+def test_max_sigma_counts_the_whole_history_not_just_the_window():
+    result = verdict_of(SIGMA, 0.5, [0.90, 0.91, 0.89, 0.90, 0.90, 0.91], Settings(window=3))
+    assert result.verdict == "fail"  # 6 runs >= min-history 5, though the window holds 3
+
+
+def test_max_sigma_without_spread_is_skipped_with_a_note():
+    result = verdict_of(SIGMA, 0.5, [0.9] * 5)
+    assert result.reasons == ("max-sigma skipped: the last 5 runs have no spread",)
+
+
+def test_max_sigma_for_lower_is_better():
+    rule = MetricRule("latency", max_sigma=2, direction="lower")
+    # window 10 12 10 12: mean 11, sample sd sqrt(4/3) = 1.1547; 14 rises 3 = 2.6 sigma
+    result = verdict_of(rule, 14, [10, 12, 10, 12, 11][:4], Settings(window=4))
+    assert result.verdict == "pass"  # only 4 runs: min-history 5 not met
+    result = verdict_of(rule, 14, [11, 10, 12, 10, 12], Settings(window=4))
+    assert result.reasons == ("rise 3 = 2.6 sigma > max-sigma 2 (mean 11, sample sd 1.155 of last 4)",)
+
+
+PATIENT = MetricRule("acc", min=0.88, patience=2)
+
+
+def test_a_first_breach_waits_for_patience():
+    result = verdict_of(PATIENT, 0.84, [0.90, 0.90, 0.90])
+    assert result.verdict == "warn"
+    assert result.reasons == ("below min 0.88", "breach 1 of 2 (patience: fails after 2 breaching runs in a row)")
+
+
+def test_a_second_breach_in_a_row_fails():
+    result = verdict_of(PATIENT, 0.84, [0.90, 0.90, 0.85])
+    assert (result.verdict, result.reasons) == ("fail", ("below min 0.88",))
+
+
+def test_patience_judges_earlier_runs_against_their_own_baselines():
+    # max-drop 0.02: 0.87 dropped 0.03 from the median 0.90 of the runs before it, so it breached
+    rule = MetricRule("acc", max_drop=0.02, patience=2)
+    assert verdict_of(rule, 0.85, [0.90, 0.90, 0.90, 0.87]).verdict == "fail"
+    # here the run before dropped only 0.01 from its own baseline: no streak yet
+    assert verdict_of(rule, 0.85, [0.90, 0.90, 0.90, 0.89]).verdict == "warn"
+
+
+def test_patience_does_not_delay_missing_or_non_finite_values():
+    assert verdict_of(PATIENT, None).verdict == "fail"
+    assert verdict_of(PATIENT, math.nan).verdict == "fail"
+
+
+def test_an_inconclusive_earlier_run_does_not_count_toward_patience():
+    rule = MetricRule("acc", min=0.88, confidence=0.95, patience=2)
+    history = [Measurement(0.9, 400)] * 3 + [Measurement(351 / 400, 400)]  # inconclusive
+    result = verdict_of_measurement(rule, Measurement(320 / 400, 400), history)
+    assert result.verdict == "warn"
+    assert result.reasons[-1] == "breach 1 of 2 (patience: fails after 2 breaching runs in a row)"
+
+
+def verdict_of_measurement(rule, measurement, history=(), settings=MEDIAN5):
+    return judge_metric(rule, measurement, list(history), settings)

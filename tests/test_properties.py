@@ -136,17 +136,37 @@ RULES = st.builds(
     direction=st.sampled_from(["higher", "lower"]),
     severity=st.sampled_from(["error", "warning"]),
     required=st.booleans(),
+    confidence=st.none() | st.sampled_from([0.8, 0.95, 0.99]),
+    max_sigma=st.none() | st.floats(0.1, 10),
+    min_history=st.integers(2, 6),
+    patience=st.integers(1, 3),
 )
+MEASUREMENTS = st.builds(Measurement, st.floats(0, 1), st.none() | st.integers(1, 100_000))
 SETTINGS = st.builds(Settings, baseline=st.sampled_from(["last", "best", "mean", "median"]), window=st.integers(1, 6))
 RANK = {PASS: 0, WARN: 1, FAIL: 2}
 
 
 @SETTLED
 @given(rule=RULES, past=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=8),
-       value=st.none() | st.floats(), judging=SETTINGS)
-def test_judging_never_raises(rule, past, value, judging):
-    verdict = judge_metric(rule, None if value is None else Measurement(value), past, judging)
+       value=st.none() | st.floats(), n=st.none() | st.integers(1, 10**9), judging=SETTINGS)
+def test_judging_never_raises(rule, past, value, n, judging):
+    verdict = judge_metric(rule, None if value is None else Measurement(value, n), past, judging)
     assert verdict.verdict in RANK
+
+
+@SETTLED
+@given(rule=RULES, past=st.lists(MEASUREMENTS, max_size=10), worse=st.floats(0, 1), better=st.floats(0, 1),
+       n=st.none() | st.integers(1, 100_000), judging=SETTINGS)
+def test_with_intervals_a_better_proportion_never_turns_a_pass_into_a_fail(rule, past, worse, better, n, judging):
+    if rule.direction == "lower":
+        worse, better = max(worse, better), min(worse, better)
+    else:
+        worse, better = min(worse, better), max(worse, better)
+    rule = dataclasses.replace(rule, **({"max": None} if rule.direction == "higher" else {"min": None}))
+    worse_verdict = judge_metric(rule, Measurement(worse, n), past, judging).verdict
+    better_verdict = judge_metric(rule, Measurement(better, n), past, judging).verdict
+    # the promise: a better value never turns pass into fail (an interval may still warn)
+    assert not (better_verdict == FAIL and worse_verdict == PASS), (worse, worse_verdict, better, better_verdict)
 
 
 @SETTLED
