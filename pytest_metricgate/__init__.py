@@ -16,16 +16,22 @@ from .recording import MetricGate
 
 __all__ = [
     "ConfigError",
+    "GateResult",
     "HistoryError",
     "MetricGate",
     "MetricGateError",
     "ValuesFileError",
+    "Verdict",
     "quality",
 ]
 
 
 def __getattr__(name: str) -> Any:
     # numpy stays unimported until someone asks for the quality helpers.
+    if name in ("GateResult", "Verdict"):  # the types the pytest_metricgate_result hook receives
+        from . import gate
+
+        return getattr(gate, name)
     if name == "quality":
         # import_module, not "from . import quality": that form looks the
         # attribute up on this package first and would land back here.

@@ -140,20 +140,25 @@ def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None
     if series.has_current and ys and not math.isnan(ys[-1]):
         axes.scatter([xs[-1]], [ys[-1]], s=70 if compact else 110, color=colour, edgecolor="white",
                      linewidth=1.5, zorder=5, label="this run")
-        if not compact:
-            shortfall = _shortfall(rule, ys[-1], verdict) if verdict.verdict in (FAIL, WARN) else None
-            text = f"{format_value(ys[-1])}  {verdict.verdict.upper()}"
-            axes.annotate(
-                text if shortfall is None else f"{text}\n{shortfall}",
-                (xs[-1], ys[-1]),
-                xytext=(-8, 10),
-                textcoords="offset points",
-                ha="right",
-                color=colour,
-                fontweight="bold",
-                zorder=6,
-            )
     _set_y_range(axes, extent)
+    if not compact and series.has_current and ys and not math.isnan(ys[-1]):
+        # Above the point, unless it sits in the top quarter, where the title and labels live.
+        low, high = axes.get_ylim()
+        above = (ys[-1] - low) < 0.75 * (high - low)
+        axes.annotate(
+            f"{format_value(ys[-1])} {verdict.verdict.upper()}",
+            (xs[-1], ys[-1]),
+            xytext=(-9, 9 if above else -9),
+            textcoords="offset points",
+            ha="right",
+            va="bottom" if above else "top",
+            color=colour,
+            fontweight="bold",
+            zorder=6,
+        )
+        shortfall = _shortfall(rule, ys[-1], verdict) if verdict.verdict in (FAIL, WARN) else None
+        if shortfall:
+            axes.set_title(shortfall, loc="right", color=colour, fontsize=9)
     _set_x_labels(axes, series, compact=compact)
     _mark_failing_streak(axes, series, verdict, compact=compact)
     _mark_shifts(axes, series, compact=compact)
@@ -170,9 +175,12 @@ def _draw_limits(axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> 
         if limit is None:
             continue
         axes.axhline(limit, color=VERDICT_COLOURS[FAIL], linestyle="--", linewidth=1.1, zorder=2)
-        axes.annotate(f"{label} {format_limit(limit)}", (1.0, limit), xycoords=("axes fraction", "data"),
-                      xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
-                      color=VERDICT_COLOURS[FAIL], fontsize=7 if compact else 8)
+        # In the right margin, beside the axis, where no data point can hide it.
+        axes.annotate(f"{label}\n{format_limit(limit)}" if not compact else f"{label} {format_limit(limit)}",
+                      (1.0, limit), xycoords=("axes fraction", "data"),
+                      xytext=(3, 0) if not compact else (-2, 2), textcoords="offset points",
+                      ha="left" if not compact else "right", va="center" if not compact else "bottom",
+                      color=VERDICT_COLOURS[FAIL], fontsize=7 if compact else 8, annotation_clip=False)
         drawn.append(limit)
     if verdict.baseline is not None:
         reference = verdict.baseline

@@ -39,7 +39,10 @@ _TOP_KEYS = (
     "chart-format",
     "chart-runs",
     "metrics",
+    "alerts",
 )
+_ALERT_KEYS = ("on", "command", "timeout", "webhook-env", "network-timeout", "email")
+_EMAIL_KEYS = ("smtp-host", "smtp-port", "from", "to", "username-env", "password-env")
 _METRIC_KEYS = (
     "min",
     "max",
@@ -101,6 +104,30 @@ class Overrides:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """``[tool.metricgate.alerts.email]``: where the alert mail goes and how to log in."""
+
+    smtp_host: str
+    smtp_port: int
+    sender: str
+    to: tuple[str, ...]
+    username_env: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[tool.metricgate.alerts]``: what to do when the gate goes red."""
+
+    on: str = "fail"  # "fail", or "warn" for failures and warnings
+    command: str | None = None
+    timeout: float = 60.0
+    webhook_env: str | None = None
+    network_timeout: float = 10.0
+    email: EmailSettings | None = None
+
+
+@dataclass(frozen=True)
 class GateConfig:
     """The whole validated ``[tool.metricgate]`` table."""
 
@@ -115,6 +142,7 @@ class GateConfig:
     chart_format: str = "png"
     chart_runs: int = 200
     metrics: tuple[MetricRule, ...] = ()
+    alerts: AlertSettings | None = None
     warnings: tuple[str, ...] = ()
 
     @property
@@ -260,6 +288,7 @@ class _Reader:
             chart_format=chart_format,
             chart_runs=chart_runs,
             metrics=metrics,
+            alerts=self.alerts(table.get("alerts")),
             warnings=tuple(self.warnings),
         )
 
@@ -375,6 +404,69 @@ class _Reader:
         raw = table.get(key, default)
         if not isinstance(raw, bool):
             raise self.fail(where, key, "true or false", raw)
+        return raw
+
+    # -- alerts -------------------------------------------------------------
+
+    def alerts(self, raw: object) -> AlertSettings | None:
+        where = "[tool.metricgate.alerts]"
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise self.fail("[tool.metricgate]", "alerts", "a table", raw)
+        self.check_keys(where, raw, _ALERT_KEYS)
+        command = raw.get("command")
+        if command is not None and (not isinstance(command, str) or not command.strip()):
+            raise self.fail(where, "command", "a non-empty shell command", command)
+        return AlertSettings(
+            on=self.choice(raw, where, "on", ("fail", "warn"), "fail"),
+            command=command,
+            timeout=self.positive(raw, where, "timeout") or 60.0,
+            webhook_env=self.env_name(raw, where, "webhook-env"),
+            network_timeout=self.positive(raw, where, "network-timeout") or 10.0,
+            email=self.email(raw.get("email")),
+        )
+
+    def email(self, raw: object) -> EmailSettings | None:
+        where = "[tool.metricgate.alerts.email]"
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise self.fail("[tool.metricgate.alerts]", "email", "a table", raw)
+        self.check_keys(where, raw, _EMAIL_KEYS)
+        for key in ("smtp-host", "from", "to"):
+            if key not in raw:
+                raise ConfigError(f"{self.shown}: {where} needs {key}")
+        port = self.integer(raw, where, "smtp-port", 587, minimum=1)
+        if port > 65535:
+            raise self.fail(where, "smtp-port", "a port number from 1 to 65535", port)
+        recipients = raw["to"]
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        if (
+            not isinstance(recipients, list)
+            or not recipients
+            or not all(isinstance(item, str) and "@" in item for item in recipients)
+        ):
+            raise self.fail(where, "to", "a list of e-mail addresses", raw["to"])
+        sender = raw["from"]
+        if not isinstance(sender, str) or "@" not in sender:
+            raise self.fail(where, "from", "an e-mail address", sender)
+        return EmailSettings(
+            smtp_host=self.string(raw, where, "smtp-host", ""),
+            smtp_port=port,
+            sender=sender,
+            to=tuple(recipients),
+            username_env=self.env_name(raw, where, "username-env"),
+            password_env=self.env_name(raw, where, "password-env"),
+        )
+
+    def env_name(self, table: Mapping[str, object], where: str, key: str) -> str | None:
+        raw = table.get(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", raw):
+            raise self.fail(where, key, "the name of an environment variable", raw)
         return raw
 
     # -- metric tables --------------------------------------------------

@@ -23,6 +23,13 @@ _SESSION_KEY = pytest.StashKey["GateSession"]()
 WORKER_OUTPUT_KEY = "metricgate_records"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Make ``pytest_metricgate_result`` known, so conftest files and plugins can implement it."""
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("metricgate", "metric gate (pytest-metricgate)")
     group.addoption(
@@ -200,6 +207,8 @@ class _ControllerPlugin:
             self.gate.append_history(tests_passed=tests_passed)
         except MetricGateError as exc:
             raise pytest.UsageError(str(exc)) from None
+        session.config.hook.pytest_metricgate_result(config=session.config, result=result)
+        self.gate.send_alerts()
         return outcome
 
     @pytest.hookimpl(trylast=True)

@@ -149,7 +149,10 @@ def terminal_lines(
         for verdict, row in zip(rows, cells):
             lines.append(TerminalLine(render(row).rstrip(), _VERDICT_MARKUP.get(verdict.verdict, {})))
     if not quiet:
-        lines.extend(TerminalLine(note, {}) for note in (*result.notes, *details))
+        lines.extend(
+            TerminalLine(note, {"yellow": True} if note.startswith("warning:") else {})
+            for note in (*result.notes, *details)
+        )
     headline_markup = {"red": True, "bold": True} if not result.passed else {"green": True, "bold": True}
     lines.append(TerminalLine(result.headline(), headline_markup))
     return lines

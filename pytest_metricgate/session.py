@@ -53,6 +53,7 @@ class GateSession:
     series: dict[str, Series] = field(default_factory=dict)
     chart_files: dict[str, str] = field(default_factory=dict)
     details: list[str] = field(default_factory=list)
+    summary: dict | None = None
     invocation_dir: Path | None = None
 
     @property
@@ -190,6 +191,7 @@ class GateSession:
         markdown = summary_markdown(self.result, notes=notes)
         files = {file_name: data for file_name, data in chart_bytes.values()}
         files[overview[0]] = overview[1]
+        self.summary = summary
         files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
         files["summary.md"] = markdown.encode()
         files["index.html"] = index_html(self.result, charts=chart_bytes, overview=overview, notes=notes).encode()
@@ -243,6 +245,27 @@ class GateSession:
         )
         history_store.append(self.config.history, run, column_order=[rule.name for rule in self.config.metrics])
         self.details.append(f"history: appended this run to {self.config.history.shown}")
+
+
+    def send_alerts(self) -> None:
+        """``[tool.metricgate.alerts]``: run once when the gate failed (or warned, with ``on = "warn"``)."""
+        settings, result = self.config.alerts, self.result
+        if settings is None or result is None or self.summary is None:
+            return
+        from . import alerts
+
+        if not alerts.due(result, settings.on):
+            return
+        outcomes = alerts.send(
+            settings,
+            result,
+            self.summary,
+            summary_path=(self.config.report_dir / "summary.json").resolve(),
+            report_dir=self.report_dir_shown + os.sep,
+            workdir=self.config.source.parent,
+        )
+        for outcome in outcomes:
+            self.details.extend(outcome.lines())
 
 
 def runs_needed(config: GateConfig) -> int:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_metricgate.config import ConfigError, MetricRule, Overrides, load, table_name
+from pytest_metricgate.config import (
+    AlertSettings,
+    ConfigError,
+    EmailSettings,
+    MetricRule,
+    Overrides,
+    load,
+    table_name,
+)
 
 
 def load_text(tmp_path: Path, body: str, **kwargs):
@@ -77,6 +85,32 @@ def test_noise_aware_keys(tmp_path):
     )
     assert config.metrics == (
         MetricRule("accuracy", min=0.88, confidence=0.95, max_sigma=3.0, min_history=8, patience=2),
+    )
+
+
+def test_alerts(tmp_path):
+    config = load_text(
+        tmp_path,
+        """
+        [tool.metricgate.alerts]
+        on = "warn"
+        command = "python retrain.py"
+        webhook-env = "SLACK_WEBHOOK_URL"
+        [tool.metricgate.alerts.email]
+        smtp-host = "smtp.example.com"
+        from = "gate@example.com"
+        to = "team@example.com"
+        username-env = "SMTP_USER"
+        password-env = "SMTP_PASSWORD"
+        """,
+    )
+    assert config.alerts == AlertSettings(
+        on="warn",
+        command="python retrain.py",
+        timeout=60.0,
+        webhook_env="SLACK_WEBHOOK_URL",
+        network_timeout=10.0,
+        email=EmailSettings("smtp.example.com", 587, "gate@example.com", ("team@example.com",), "SMTP_USER", "SMTP_PASSWORD"),
     )
 
 
@@ -164,6 +198,15 @@ def test_unknown_keys_are_errors_under_strict_config(tmp_path):
         ("[tool.metricgate.metrics.acc]\npatience = 0\n", "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 0"),
         ("[tool.metricgate.metrics.acc]\npatience = 1.5\n", "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 1.5"),
         ("[tool.metricgate]\nwindow = 1\n[tool.metricgate.metrics.acc]\nmax-sigma = 3\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma needs [tool.metricgate] window >= 2 (one run has no standard deviation), got window 1"),
+        ("[tool.metricgate]\nalerts = 'email'\n", 'pyproject.toml: [tool.metricgate] alerts must be a table, got "email"'),
+        ("[tool.metricgate.alerts]\non = 'always'\n", 'pyproject.toml: [tool.metricgate.alerts] on must be "fail" or "warn", got "always"'),
+        ("[tool.metricgate.alerts]\ncommand = ''\n", 'pyproject.toml: [tool.metricgate.alerts] command must be a non-empty shell command, got ""'),
+        ("[tool.metricgate.alerts]\ntimeout = -5\n", "pyproject.toml: [tool.metricgate.alerts] timeout must be a number > 0, got -5"),
+        ("[tool.metricgate.alerts]\nwebhook-env = 'https://hooks.example/x'\n", 'pyproject.toml: [tool.metricgate.alerts] webhook-env must be the name of an environment variable, got "https://hooks.example/x"'),
+        ("[tool.metricgate.alerts.email]\nfrom = 'a@b.c'\nto = ['d@e.f']\n", "pyproject.toml: [tool.metricgate.alerts.email] needs smtp-host"),
+        ("[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nfrom = 'a@b.c'\nto = []\n", "pyproject.toml: [tool.metricgate.alerts.email] to must be a list of e-mail addresses, got []"),
+        ("[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nfrom = 'gate'\nto = ['d@e.f']\n", 'pyproject.toml: [tool.metricgate.alerts.email] from must be an e-mail address, got "gate"'),
+        ("[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nsmtp-port = 70000\nfrom = 'a@b.c'\nto = ['d@e.f']\n", "pyproject.toml: [tool.metricgate.alerts.email] smtp-port must be a port number from 1 to 65535, got 70000"),
         ('[tool.metricgate.metrics."a b"]\nmin = []\n', 'pyproject.toml: [tool.metricgate.metrics."a b"] min must be a finite number, got []'),
     ],
 )

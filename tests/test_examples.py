@@ -39,3 +39,20 @@ def test_the_github_workflow_uploads_the_report_even_when_the_gate_fails():
     assert steps.index(upload) > steps.index(gate)
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "metricgate-report/"
+
+
+def test_the_data_quality_example_catches_the_drifted_feature(project):
+    copy_example(project, "data-quality")
+    result = project.run()
+    assert result.ret == 1
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "income.psi *FAIL *above max 0.2",
+            "income.ks *WARN *above max 0.1",
+            "metric gate: FAILED (1 of 5 metrics breached)",
+        ]
+    )
+    metrics = {m["name"]: m for m in project.summary()["metrics"]}
+    assert metrics["income.missing_rate"]["verdict"] == "pass"
+    assert 0.015 < metrics["income.missing_rate"]["value"] < 0.025  # 2% of values were dropped upstream

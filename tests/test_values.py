@@ -95,3 +95,15 @@ def test_merge_reports_every_test_that_recorded_a_name():
     assert values["b"] == Measurement(3.0, 5)
     assert sources["b"] == "t::one"
     assert conflicts == {"a": ("t::one", "t::two")}
+
+
+def test_record_drift_records_psi_and_the_ks_statistic():
+    from pytest_metricgate import quality
+
+    sink: list[Recorded] = []
+    reference, current = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    MetricGate(sink, "t.py::test").record_drift("income", reference, current, bins=3)
+    assert [(r.name, r.value) for r in sink] == [
+        ("income.psi", quality.psi(reference, current, bins=3)),
+        ("income.ks", 0.5),  # the two empirical CDFs differ by at most 3/6, between 3 and 4
+    ]
