@@ -8,9 +8,10 @@ no date or software tag: identical input gives identical bytes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -34,25 +35,47 @@ _STYLE = {
     "svg.hashsalt": "pytest-metricgate",
     "svg.fonttype": "path",
     "path.simplify": True,
+    # A fixed title position: the automatic one measures every tick label of every axes.
+    "axes.titley": 1.0,
+    "axes.titlepad": 6.0,
 }
 _NO_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
-_MAX_TICKS = 12
+_MAX_TICKS = 10
+_ALL_TICKS = 14  # up to this many runs, every run is labelled
 _SINGLE_CHART_LIMIT = 6
+
+
+@contextlib.contextmanager
+def drawing_style() -> Iterator[None]:
+    """The pinned style: a temporary ``rc_context``, entered once around a batch of charts."""
+    with matplotlib.rc_context(_STYLE):
+        yield
 
 
 def metric_chart(series: Series, verdict: Verdict, rule: MetricRule | None, fmt: str) -> bytes:
     """One metric's trend as PNG or SVG bytes."""
-    return _save(metric_figure(series, verdict, rule), fmt)
+    with drawing_style():
+        return _save(_metric_figure(series, verdict, rule), fmt)
 
 
 def metric_figure(series: Series, verdict: Verdict, rule: MetricRule | None) -> Figure:
     """One metric's trend: history, limits, baseline and its allowed band, breaches, and this run's point."""
-    with matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=(8, 4.2), dpi=100, layout="constrained")
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        _draw_metric(axes, series, verdict, rule, compact=False)
+    with drawing_style():
+        figure = _metric_figure(series, verdict, rule)
+        figure.canvas.draw()  # lay out while the style is active, so callers see the final positions
         return figure
+
+
+def _metric_figure(series: Series, verdict: Verdict, rule: MetricRule | None) -> Figure:
+    figure = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    # Fixed margins instead of a layout engine: measuring every label to place
+    # the axes cost more than drawing the chart itself. Room on the right for
+    # the limit labels; the bottom is set once the run labels are known.
+    figure.subplots_adjust(left=0.085, right=0.91, top=0.91)
+    axes = figure.add_subplot()
+    _draw_metric(axes, series, verdict, rule, compact=False)
+    return figure
 
 
 def overview_chart(
@@ -62,35 +85,52 @@ def overview_chart(
     fmt: str,
 ) -> bytes:
     """Every metric at once: the classic single chart for a few metrics on one scale, small multiples otherwise."""
-    return _save(overview_figure(series, verdicts, rules), fmt)
+    with drawing_style():
+        return _save(_overview_figure(series, verdicts, rules), fmt)
 
 
 def overview_figure(
     series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]
 ) -> Figure:
     """The overview chart's figure (see ``overview_chart``)."""
-    with matplotlib.rc_context(_STYLE):
-        if 0 < len(series) <= _SINGLE_CHART_LIMIT and _share_a_scale(series):
-            figure = Figure(figsize=(9, 4.8), dpi=100, layout="constrained")
-            FigureCanvasAgg(figure)
-            _draw_combined(figure.add_subplot(), series, verdicts, rules)
-        else:
-            columns = max(1, min(5, math.ceil(math.sqrt(len(series)))))
-            rows = max(1, math.ceil(len(series) / columns))
-            figure = Figure(figsize=(3.4 * columns, 2.5 * rows + 0.4), dpi=100, layout="constrained")
-            FigureCanvasAgg(figure)
-            for index, item in enumerate(series):
-                axes = figure.add_subplot(rows, columns, index + 1)
-                _draw_metric(axes, item, verdicts[item.name], rules.get(item.name), compact=True)
-            if not series:
-                figure.text(0.5, 0.5, "no metrics", ha="center", va="center")
+    with drawing_style():
+        figure = _overview_figure(series, verdicts, rules)
+        figure.canvas.draw()
         return figure
+
+
+def _overview_figure(
+    series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]
+) -> Figure:
+    if 0 < len(series) <= _SINGLE_CHART_LIMIT and _share_a_scale(series):
+        figure = Figure(figsize=(9, 4.8), dpi=100)
+        FigureCanvasAgg(figure)
+        figure.subplots_adjust(left=0.075, right=0.93, top=0.9, bottom=0.22)
+        _draw_combined(figure.add_subplot(), series, verdicts, rules)
+        return figure
+    columns = max(1, min(6, math.ceil(math.sqrt(len(series)))))
+    rows = max(1, math.ceil(len(series) / columns))
+    # Many metrics get smaller panels at a lower resolution: the file stays a few
+    # megapixels and every panel keeps its name, verdict, line, limits and point.
+    width, height, dpi = (3.4, 2.5, 100) if len(series) <= 36 else (2.8, 1.9, 72)
+    figure = Figure(figsize=(width * columns, height * rows + 0.3), dpi=dpi)
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(
+        left=0.45 / (width * columns), right=1 - 0.1 / (width * columns),
+        top=1 - 0.35 / (height * rows + 0.3), bottom=0.35 / (height * rows + 0.3),
+        hspace=0.55, wspace=0.3,
+    )
+    for index, item in enumerate(series):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        _draw_metric(axes, item, verdicts[item.name], rules.get(item.name), compact=True)
+    if not series:
+        figure.text(0.5, 0.5, "no metrics", ha="center", va="center")
+    return figure
 
 
 def _save(figure: Figure, fmt: str) -> bytes:
     buffer = io.BytesIO()
-    with matplotlib.rc_context(_STYLE):
-        figure.savefig(buffer, format=fmt, metadata=_NO_METADATA[fmt])
+    figure.savefig(buffer, format=fmt, metadata=_NO_METADATA[fmt])
     return buffer.getvalue()
 
 
@@ -155,17 +195,23 @@ def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None
             color=colour,
             fontweight="bold",
             zorder=6,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
         )
         shortfall = _shortfall(rule, ys[-1], verdict) if verdict.verdict in (FAIL, WARN) else None
         if shortfall:
             axes.set_title(shortfall, loc="right", color=colour, fontsize=9)
-    _set_x_labels(axes, series, compact=compact)
+    slanted = _set_x_labels(axes, series, compact=compact)
     _mark_failing_streak(axes, series, verdict, compact=compact)
     _mark_shifts(axes, series, compact=compact)
     title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
     axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
     if not compact:
-        axes.legend(loc="best", fontsize=8, frameon=False)
+        # One row at the figure's foot: it never hides a point, and placing it costs no search.
+        figure = axes.get_figure()
+        handles, labels = axes.get_legend_handles_labels()
+        figure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.075, 0.005), ncols=5, fontsize=8,
+                      frameon=False, handlelength=1.6, columnspacing=1.2)
+        figure.subplots_adjust(bottom=(0.26 if slanted else 0.2) if series.label_name else (0.22 if slanted else 0.16))
 
 
 def _draw_limits(axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> list[float]:
@@ -262,12 +308,13 @@ def _run_word(series: Series) -> str:
     return f"{series.label_name} " if series.label_name and series.label_name != "run" else ""
 
 
-def _set_x_labels(axes, series: Series, *, compact: bool) -> None:
+def _set_x_labels(axes, series: Series, *, compact: bool) -> bool:
+    """Label the runs, thinned to a readable number; return whether the labels are slanted."""
     count = len(series.values)
     if count == 0:
-        return
+        return False
     labels = display_labels(series)
-    most = 5 if compact else _MAX_TICKS
+    most = 5 if compact else (count if count <= _ALL_TICKS else _MAX_TICKS)
     step = max(1, math.ceil(count / most))
     # Always show the newest run: count back from it.
     ticks = list(range(count - 1, -1, -step))[::-1]
@@ -278,7 +325,8 @@ def _set_x_labels(axes, series: Series, *, compact: bool) -> None:
                          fontsize=7 if compact else 8)
     axes.set_xlim(-0.5, count - 0.5)
     if series.label_name and not compact:
-        axes.set_xlabel(series.label_name)
+        axes.set_xlabel(series.label_name, labelpad=2)
+    return rotate
 
 
 def _shorten(label: str) -> str:
@@ -318,4 +366,7 @@ def _draw_combined(axes, series: Sequence[Series], verdicts: Mapping[str, Verdic
     title = f"metric gate: {failed} of {len(series)} failing" if failed else f"metric gate: {len(series)} metrics"
     axes.set_title(title, loc="left", fontweight="bold",
                    color=VERDICT_COLOURS[FAIL] if failed else VERDICT_COLOURS[PASS])
-    axes.legend(loc="best", fontsize=8, frameon=False)
+    figure = axes.get_figure()
+    handles, labels = axes.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.07, 0.005), ncols=min(len(labels), 6),
+                  fontsize=8, frameon=False, handlelength=1.6, columnspacing=1.2)

@@ -243,13 +243,17 @@ class _Context:
     history: Sequence[Measurement]
     window: tuple[float, ...]
     reference: float | None
-    reference_text: str
+    method: str
 
     @classmethod
     def of(cls, rule: MetricRule, history: Sequence[Measurement], settings: Settings) -> _Context:
         window = tuple(m.value for m in history[-settings.window :])
         reference = compute_baseline(window, settings.baseline, rule.higher_is_better) if window else None
-        return cls(history, window, reference, _baseline_text(settings.baseline, reference, len(window)))
+        return cls(history, window, reference, settings.baseline)
+
+    @property
+    def reference_text(self) -> str:
+        return _baseline_text(self.method, self.reference, len(self.window))
 
 
 def _findings(
@@ -294,7 +298,11 @@ def _apply_patience(
 
 
 def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -> list[Finding]:
-    """Every limit rule judged at the point value, or at the favourable end of its Wilson interval."""
+    """Every limit rule judged at the point value, or at the favourable end of its Wilson interval.
+
+    Labels and reasons are built lazily: charts judge every history run, and
+    only a breach needs its words.
+    """
     value = current.value
     interval = _Interval.of(rule, current)
     findings: list[Finding] = []
@@ -302,44 +310,66 @@ def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -
         why = "no n was given" if current.n is None else "the value is not a proportion in [0, 1]"
         findings.append(Finding(NOTE, f"confidence: {why}, so the rules use the point value"))
 
-    def check(label: str, prefers_high: bool, breached, failure, resolution: float | None, gap: str = "") -> None:
+    def check(label, prefers_high: bool, breached, failure, resolution=None) -> None:
         finding = _check(value, interval, prefers_high, breached, failure, label)
         if finding is not None:
             findings.append(finding)
-        elif interval is not None and resolution is not None and interval.half_width > resolution:
-            findings.append(Finding(WARN, interval.too_small(label + gap, resolution, value)))
+        elif interval is not None and resolution is not None:
+            distance, at, described = resolution()
+            if interval.half_width > distance:
+                findings.append(Finding(WARN, interval.too_small(described, distance, at)))
 
     for name, limit, prefers_high in (("min", rule.min, True), ("max", rule.max, False)):
         if limit is None:
             continue
-        check(f"{name} {format_limit(limit)}", prefers_high,
-              (lambda x, limit=limit: _less(x, limit)) if prefers_high else (lambda x, limit=limit: _less(limit, x)),
-              lambda x, name=name, limit=limit: f"{'below' if name == 'min' else 'above'} {name} {format_limit(limit)}",
-              abs(value - limit), f" from {format_value(value)}, {format_value(abs(value - limit))} away")
+        check(
+            lambda name=name, limit=limit: f"{name} {format_limit(limit)}",
+            prefers_high,
+            (lambda x, limit=limit: _less(x, limit)) if prefers_high else (lambda x, limit=limit: _less(limit, x)),
+            lambda x, name=name, limit=limit: f"{'below' if name == 'min' else 'above'} {name} {format_limit(limit)}",
+            # Whether the set can tell the metric's usual level (the baseline) from the limit: a
+            # property of the set and the rule, not of this run's noise.
+            None if context.reference is None else (
+                lambda name=name, limit=limit: (
+                    abs(context.reference - limit),
+                    context.reference,
+                    f"{name} {format_limit(limit)} from the baseline {format_value(context.reference)}",
+                )
+            ),
+        )
     if rule.has_relative_rule or rule.max_sigma is not None:
         if context.reference is None:
             findings.append(Finding(NOTE, "no baseline yet"))
             return findings
-    reference, against, word = context.reference, context.reference_text, _drop_word(rule)
-    higher = rule.higher_is_better
+    reference, word, higher = context.reference, _drop_word(rule), rule.higher_is_better
     if rule.max_drop is not None:
         allowed = rule.max_drop
-        check(f"max-drop {format_limit(allowed)}", higher,
-              lambda x: _less(allowed, worsening(x, reference, higher)),
-              lambda x: f"{word} {format_value(worsening(x, reference, higher))} > max-drop "
-                        f"{format_limit(allowed)} vs {against}",
-              allowed)
+        check(
+            lambda: f"max-drop {format_limit(allowed)}",
+            higher,
+            lambda x: _less(allowed, worsening(x, reference, higher)),
+            lambda x: f"{word} {format_value(worsening(x, reference, higher))} > max-drop "
+            f"{format_limit(allowed)} vs {context.reference_text}",
+            lambda: (allowed, value, f"max-drop {format_limit(allowed)}"),
+        )
     if rule.max_drop_pct is not None:
         pct = rule.max_drop_pct
         if reference == 0:
             findings.append(Finding(NOTE, "max-drop-pct skipped: baseline is 0"))
         else:
             scale = abs(reference)
-            check(f"max-drop-pct {format_limit(pct)}% ({format_value(pct / 100 * scale)})", higher,
-                  lambda x: _less(pct, 100 * worsening(x, reference, higher) / scale),
-                  lambda x: f"{word} {format_pct(100 * worsening(x, reference, higher) / scale)} > max-drop-pct "
-                            f"{format_limit(pct)}% vs {against}",
-                  pct / 100 * scale)
+            check(
+                lambda: f"max-drop-pct {format_limit(pct)}%",
+                higher,
+                lambda x: _less(pct, 100 * worsening(x, reference, higher) / scale),
+                lambda x: f"{word} {format_pct(100 * worsening(x, reference, higher) / scale)} > max-drop-pct "
+                f"{format_limit(pct)}% vs {context.reference_text}",
+                lambda: (
+                    pct / 100 * scale,
+                    value,
+                    f"max-drop-pct {format_limit(pct)}% ({format_value(pct / 100 * scale)})",
+                ),
+            )
     if rule.max_sigma is not None:
         findings.extend(_sigma_findings(rule, value, interval, context))
     return findings
@@ -357,19 +387,21 @@ def _sigma_findings(rule: MetricRule, value: float, interval: _Interval | None, 
     limit, higher, word = rule.max_sigma, rule.higher_is_better, _drop_word(rule)
     assert limit is not None
 
+    def spread() -> str:
+        return f"mean {format_value(mean)}, sample sd {format_value(sd)} of last {len(context.window)}"
+
     def failure(x: float) -> str:
         drop = worsening(x, mean, higher)
-        return (
-            f"{word} {format_value(drop)} = {drop / sd:.1f} sigma > max-sigma {format_limit(limit)} "
-            f"(mean {format_value(mean)}, sample sd {format_value(sd)} of last {len(context.window)})"
-        )
+        return f"{word} {format_value(drop)} = {drop / sd:.1f} sigma > max-sigma {format_limit(limit)} ({spread()})"
 
-    finding = _check(value, interval, higher, lambda x: _less(limit, worsening(x, mean, higher) / sd), failure,
-                     f"max-sigma {format_limit(limit)} (mean {format_value(mean)}, sd {format_value(sd)})")
+    finding = _check(
+        value, interval, higher, lambda x: _less(limit, worsening(x, mean, higher) / sd), failure,
+        lambda: f"max-sigma {format_limit(limit)} ({spread()})",
+    )
     return [] if finding is None else [finding]
 
 
-def _check(value, interval, prefers_high: bool, breached, failure, label: str) -> Finding | None:
+def _check(value, interval, prefers_high: bool, breached, failure, label) -> Finding | None:
     """One limit at the point value; with an interval, it fails only if even the favourable end breaches."""
     if not breached(value):
         return None
@@ -378,9 +410,12 @@ def _check(value, interval, prefers_high: bool, breached, failure, label: str) -
     favourable = interval.high if prefers_high else interval.low
     if breached(favourable):
         end = "upper" if prefers_high else "lower"
-        return Finding(FAIL, f"{failure(value)} (even the {end} end {format_value(favourable)} of "
-                             f"{interval.text()} breaches)", breach=True)
-    return Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {label}")
+        return Finding(
+            FAIL,
+            f"{failure(value)} \u2014 even the {end} end {format_value(favourable)} of {interval.text()} breaches",
+            breach=True,
+        )
+    return Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {label()}")
 
 
 @dataclass(frozen=True)
@@ -410,7 +445,8 @@ class _Interval:
         )
 
     def too_small(self, label: str, resolution: float, value: float) -> str:
-        needed = n_for_half_width(value, resolution, self.confidence) if resolution > 0 else None
+        """Why the set cannot resolve ``label`` (a distance of ``resolution`` around ``value``)."""
+        needed = n_for_half_width(min(max(value, 0.0), 1.0), resolution, self.confidence) if resolution > 0 else None
         needs = f"needs n\u2248{needed:,}" if needed is not None else "no n can resolve a value on the limit"
         return (
             f"evaluation set too small to resolve {label} (\u00b1{self.half_width:.2g} at n={self.n}, "

@@ -226,7 +226,7 @@ def test_an_interval_wholly_below_min_fails():
     result = verdict_of_measurement(CONFIDENT_MIN, Measurement(320 / 400, 400))
     assert result.verdict == "fail"
     assert result.reasons == (
-        "below min 0.88 (even the upper end 0.8363 of 0.758\u20130.8363 at n=400, Wilson 95% breaches)",
+        "below min 0.88 \u2014 even the upper end 0.8363 of 0.758\u20130.8363 at n=400, Wilson 95% breaches",
     )
 
 
@@ -274,14 +274,20 @@ def test_an_evaluation_set_large_enough_for_max_drop_is_silent():
     assert verdict_of_measurement(rule, Measurement(0.9, 300), [0.9] * 5).reasons == ()
 
 
-def test_a_value_near_min_that_the_interval_cannot_separate_from_it_warns():
-    result = verdict_of_measurement(CONFIDENT_MIN, Measurement(0.885, 400))
+def test_a_set_that_cannot_tell_the_usual_level_from_min_warns():
+    # the baseline 0.885 sits 0.005 above min 0.88; at n=400 the interval is about +-0.03 wide
+    result = verdict_of_measurement(CONFIDENT_MIN, Measurement(0.9, 400), [0.885] * 5)
     needed = smallest_n(0.885, 0.005)
     assert result.verdict == "warn"
     assert result.reasons == (
-        "evaluation set too small to resolve min 0.88 from 0.885, 0.005 away "
-        f"(\u00b10.031 at n=400, Wilson 95%; needs n\u2248{needed:,})",
+        "evaluation set too small to resolve min 0.88 from the baseline 0.885 "
+        f"(\u00b10.03 at n=400, Wilson 95%; needs n\u2248{needed:,})",
     )
+
+
+def test_a_set_that_resolves_the_distance_to_min_is_silent():
+    # baseline 0.95 is 0.07 above the floor: far more than the half-width 0.03
+    assert verdict_of_measurement(CONFIDENT_MIN, Measurement(0.9, 400), [0.95] * 5).reasons == ()
 
 
 def test_the_drop_rule_is_judged_at_the_upper_end_too():

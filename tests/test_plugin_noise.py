@@ -27,7 +27,7 @@ def gate(project, metric_table: str, history: list, value, *args):
         # 380/400 -> 0.9264-0.9656 (clear of 0.88 by far); 351/400 -> 0.8417-0.9061; 320/400 -> 0.7580-0.8363
         ((0.95, 400), 0, "accuracy *0.950 *min 0.88, confidence 95% *pass"),
         ((0.8775, 400), 0, "accuracy *0.8775 *WARN *inconclusive: 0.8775 (0.8417*0.9061 at n=400, Wilson 95%) vs min 0.88"),
-        ((0.80, 400), 1, "accuracy *0.800 *FAIL *below min 0.88 (even the upper end 0.8363 of 0.758*0.8363 at n=400, Wilson 95% breaches)"),
+        ((0.80, 400), 1, "accuracy *0.800 *FAIL *below min 0.88 * even the upper end 0.8363 of 0.758*0.8363 at n=400, Wilson 95% breaches"),
     ],
     ids=["pass", "warn", "fail"],
 )
