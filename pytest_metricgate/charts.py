@@ -52,6 +52,27 @@ def drawing_style() -> Iterator[None]:
         yield
 
 
+def draw_all(
+    series: Sequence[Series],
+    verdicts: Mapping[str, Verdict],
+    rules: Mapping[str, MetricRule],
+    fmt: str,
+    *,
+    workers: int | None = None,
+) -> tuple[list[bytes], bytes]:
+    """Every metric's chart (in the order of ``series``) and the overview.
+
+    With many charts and more than one core, forked workers share the drawing
+    (see ``parallel``): each chart costs about as much as a plain matplotlib
+    figure, so a few hundred of them are worth the fork. The bytes are the
+    same either way. ``workers`` overrides the choice (1: draw here).
+    """
+    from . import parallel
+
+    jobs = [(item, verdicts[item.name], rules.get(item.name), fmt) for item in series]
+    return parallel.starmap(metric_chart, jobs, workers=workers, first=(overview_chart, (series, verdicts, rules, fmt)))
+
+
 def metric_chart(series: Series, verdict: Verdict, rule: MetricRule | None, fmt: str) -> bytes:
     """One metric's trend as PNG or SVG bytes."""
     with drawing_style():

@@ -4,6 +4,8 @@ Every message names the file, the key or line, what was expected and what was
 found. The pytest plugin turns each of them into a usage error (exit status 4)
 without a traceback; code that uses the modules directly can catch
 ``MetricGateError``.
+
+PYTEST_DONT_REWRITE: loaded at every pytest start-up, so it skips assertion rewriting.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The hook pytest-metricgate adds for other plugins and conftest files."""
+"""The hook pytest-metricgate adds for other plugins and conftest files.
+
+PYTEST_DONT_REWRITE: loaded at every pytest start-up, so it skips assertion rewriting.
+"""
 
 from __future__ import annotations
 

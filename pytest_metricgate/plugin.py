@@ -2,6 +2,8 @@
 
 Nothing here decides a verdict. With ``--metric-gate`` off, this module is all
 that loads: no config is read and neither numpy nor matplotlib is imported.
+
+PYTEST_DONT_REWRITE: loaded at every pytest start-up, so it skips assertion rewriting.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .recording import MetricGate, Recorded
-
 if TYPE_CHECKING:
+    from .recording import MetricGate, Recorded
     from .session import GateSession
 
-_SINK_KEY = pytest.StashKey[list[Recorded]]()
+_SINK_KEY = pytest.StashKey["list[Recorded]"]()
 _SESSION_KEY = pytest.StashKey["GateSession"]()
 # The key under which an xdist worker hands its recorded values to the controller.
 WORKER_OUTPUT_KEY = "metricgate_records"
@@ -68,6 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def metric_gate(request: pytest.FixtureRequest) -> MetricGate:
     """Record this run's metrics: ``metric_gate.record("accuracy", 0.91, n=2000)``."""
+    from .recording import MetricGate
+
     return MetricGate(request.config.stash.get(_SINK_KEY, None), request.node.nodeid)
 
 
@@ -176,6 +179,8 @@ class _ControllerPlugin:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist calls this on the controller as each worker finishes or crashes."""
         output = getattr(node, "workeroutput", None) or {}
+        from .recording import Recorded
+
         self.worker_records.extend(Recorded.from_plain(item) for item in output.get(WORKER_OUTPUT_KEY, ()))
         if error is not None:
             self.gate.crashed_workers.append(str(getattr(getattr(node, "gateway", None), "id", node)))

@@ -2,6 +2,8 @@
 
 Light on purpose: the fixture exists in every session, gate on or off, so this
 module imports nothing heavy.
+
+PYTEST_DONT_REWRITE: loaded at every pytest start-up, so it skips assertion rewriting.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .values import Measurement
+if TYPE_CHECKING:
+    from .values import Measurement
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def _check_name(name: object) -> None:
 
 def merge(records: Iterable[Recorded]) -> tuple[dict[str, Measurement], dict[str, str], dict[str, tuple[str, ...]]]:
     """Values by name, the test that recorded each, and names recorded more than once (with every test)."""
+    from .values import Measurement  # only the gate needs it: keep the fixture's import light
     values: dict[str, Measurement] = {}
     sources: dict[str, str] = {}
     by_name: dict[str, list[str]] = {}

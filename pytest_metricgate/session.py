@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from . import history as history_store
 from pathlib import Path
 
-from .config import GateConfig, display_path
+from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, MetricGateError
 from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
 from .history import HistoryTail
 from .recording import Recorded, merge
 from .report import (
     Series,
+    Shift,
     chart_file_names,
     display_labels,
     find_shifts,
@@ -133,32 +134,29 @@ class GateSession:
         return notes
 
     def build_series(self, runs: Sequence[Run], values: dict[str, Measurement], settings: Settings) -> dict[str, Series]:
+        """Each metric's charted points, with its breaching runs and level shifts.
+
+        The breaches and shifts are searched per metric, shared among processes
+        when there are many metrics (see ``parallel``).
+        """
+        from . import parallel
+
         assert self.result is not None
         shown_runs = list(runs[-(self.config.chart_runs - 1) :]) if self.config.chart_runs > 1 else []
         skipped = len(runs) - len(shown_runs)
         rules = {rule.name: rule for rule in self.config.metrics}
+        labels = tuple(run.label or "" for run in shown_runs) + (self.current_label,)
+        names = [verdict.name for verdict in self.result.verdicts]
+        jobs = [
+            (rules.get(name), [run.metrics.get(name) for run in runs], values.get(name), settings, skipped, labels)
+            for name in names
+        ]
+        analysed, _ = parallel.starmap(_analyse_metric, jobs)
         label_name = self.history.label_name if self.history else None
-        series = {}
-        for verdict in self.result.verdicts:
-            name = verdict.name
-            before = [run.metrics.get(name) for run in runs]
-            rule = rules.get(name)
-            flags = history_breaches(rule, before, settings) if rule else [False] * len(before)
-            current = values.get(name)
-            labels = tuple(run.label or "" for run in shown_runs) + (self.current_label,)
-            charted = tuple(_value_or_none(m) for m in before[skipped:]) + (_value_or_none(current),)
-            shown_labels = display_labels(Series(name, labels, charted, (), True))
-            # A shift is named by the run's own label (its full timestamp, say), else its place.
-            shift_labels = [label or shown for label, shown in zip(labels, shown_labels)]
-            series[name] = Series(
-                name=name,
-                labels=labels,
-                values=charted,
-                breaches=tuple(flags[skipped:]) + (False,),
-                has_current=True,
-                label_name=label_name,
-                shifts=find_shifts(shift_labels, charted),
-            )
+        series = {
+            name: Series(name, labels, charted, breaches, True, label_name, shifts)
+            for name, (charted, breaches, shifts) in zip(names, analysed)
+        }
         self.details.extend(shift_lines(list(series.values())))
         if skipped > 0 or (self.history is not None and self.history.older_runs_left_out):
             self.details.append(
@@ -178,11 +176,9 @@ class GateSession:
         verdicts = {v.name: v for v in self.result.verdicts}
         names = [v.name for v in self.result.verdicts]
         self.chart_files = chart_file_names(names, fmt)
-        chart_bytes = {
-            name: (self.chart_files[name], charts.metric_chart(self.series[name], verdicts[name], rules.get(name), fmt))
-            for name in names
-        }
-        overview = (f"overview.{fmt}", charts.overview_chart([self.series[n] for n in names], verdicts, rules, fmt))
+        drawn, overview_bytes = charts.draw_all([self.series[name] for name in names], verdicts, rules, fmt)
+        chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
+        overview = (f"overview.{fmt}", overview_bytes)
         notes = [*self.result.notes, *self.details]
         shifts = {name: item.shifts for name, item in self.series.items()}
         summary = summary_json(
@@ -266,6 +262,23 @@ class GateSession:
         )
         for outcome in outcomes:
             self.details.extend(outcome.lines())
+
+
+def _analyse_metric(
+    rule: MetricRule | None,
+    before: list[Measurement | None],
+    current: Measurement | None,
+    settings: Settings,
+    skipped: int,
+    labels: tuple[str, ...],
+) -> tuple[tuple[float | None, ...], tuple[bool, ...], tuple[Shift, ...]]:
+    """One metric's charted values, which history runs breached, and where its level shifted."""
+    flags = history_breaches(rule, before, settings) if rule else [False] * len(before)
+    charted = tuple(_value_or_none(m) for m in before[skipped:]) + (_value_or_none(current),)
+    shown = display_labels(Series("", labels, charted, (), True))
+    # A shift is named by the run's own label (its full timestamp, say), else its place.
+    shift_labels = [label or place for label, place in zip(labels, shown)]
+    return charted, tuple(flags[skipped:]) + (False,), find_shifts(shift_labels, charted)
 
 
 def runs_needed(config: GateConfig) -> int:

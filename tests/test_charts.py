@@ -95,8 +95,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def test_png_files_are_valid_and_identical_for_identical_input():
     first = charts.metric_chart(weekly_series(), FAILED, RULE, "png")
-    assert png_size(first) == (800, 420)
-    assert imread(io.BytesIO(first)).shape == (420, 800, 4)
+    assert png_size(first) == (800, 450)
+    assert imread(io.BytesIO(first)).shape == (450, 800, 4)
     assert charts.metric_chart(weekly_series(), FAILED, RULE, "png") == first
     assert b"Software" not in first and b"matplotlib" not in first.lower()
 

@@ -124,3 +124,39 @@ def test_csv_history_with_a_label_column(project):
     assert result.ret == 1
     # week 3 did not measure accuracy: the baseline is the median of 0.90 0.91 0.92
     result.stdout.fnmatch_lines(["accuracy *0.800 *0.910 *FAIL *drop 0.110 > max-drop 0.02 vs median 0.910 of last 3"])
+
+
+def test_a_long_history_is_read_from_its_end(project):
+    """Only the newest runs matter: a malformed first line is never read, the last runs set the baseline."""
+    project.config("""
+        [tool.metricgate]
+        history = "history.jsonl"
+        chart-runs = 20
+        [tool.metricgate.metrics.accuracy]
+        max-drop = 0.02
+    """)
+    old = [json.dumps({"run": f"old{i}", "metrics": {"accuracy": 0.5}}) for i in range(20_000)]
+    new = [json.dumps({"run": f"new{i}", "metrics": {"accuracy": 0.95}}) for i in range(30)]
+    project.file("history.jsonl", "\n".join(["{not json", *old, *new]) + "\n")
+    project.records({"accuracy": 0.90})
+    result = project.run()
+    assert result.ret == 1
+    # had the old 0.5 runs counted, 0.90 would have been a rise
+    result.stdout.fnmatch_lines(
+        [
+            "accuracy *0.900 *0.950 *FAIL *drop 0.050 > max-drop 0.02 vs median 0.950 of last 5",
+            "charts: the newest 20 runs are shown; older runs left out (chart-runs)",
+        ]
+    )
+
+
+def test_many_metrics_are_charted_through_the_worker_pool(project):
+    project.config("[tool.metricgate]\n" + "".join(f"[tool.metricgate.metrics.m{i:02d}]\nmin = 0.5\n" for i in range(20)))
+    project.records({f"m{i:02d}": 0.9 for i in range(20)})
+    # its own process: in-process runs may share this one's threads, where the gate does not fork
+    result = project.pytester.runpytest_subprocess("--metric-gate", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    charts = {m["name"]: m["chart"] for m in project.summary()["metrics"]}
+    assert len(charts) == 20
+    for chart in charts.values():
+        assert (project.path / "metricgate-report" / chart).read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,408 @@
+"""Speed and memory of the metric gate, as ratios measured in one run on this machine.
+
+Run it from the repository's root with the project installed (``pip install -e '.[test]'``)::
+
+    python benchmarks/perf.py            # prints a Markdown table; exit status 1 when a target is missed
+    python benchmarks/perf.py --quick    # fewer repetitions, for a smoke test
+
+It generates its own projects in a temporary directory and runs each scenario
+as real ``pytest`` processes, several times, alternating the variants it
+compares so that load on the machine hits both alike; it reports medians.
+
+The four targets (from the project's performance issue):
+
+1. **Off costs nothing.** With the plugin installed and no ``--metric-gate``, a
+   50-test session takes at most 2 % longer than the same session with
+   ``-p no:metricgate``, and neither numpy nor matplotlib is imported.
+2. **Flat in history length.** With 20 metrics, ``pytest --metric-gate``
+   (charts included) on a 1,000,000-run history takes at most 1.5x the wall
+   time and 1.5x the peak memory of the same on a 1,000-run history, for JSONL
+   and for CSV.
+3. **Charts near the floor.** The marginal cost of one metric chart, drawn
+   the way the gate draws many of them, is at most 1.5x the floor: an Agg
+   ``Figure`` of the same size with one line of the same number of points,
+   saved to the same format in this process.
+4. **Many metrics.** With 200 gated metrics and a 1,000-run history, the gate's
+   own work besides charts is under 10 % of the whole run. It is measured as
+   the run with chart drawing replaced by a stub, minus the same session with
+   the gate off (pytest's own start-up and the tests are not the gate's work).
+
+Other installed pytest plugins (hypothesis, xdist) are disabled in every run
+(``-p no:...``), so the measurements see this plugin and pytest alone, and
+Python's bytecode cache is on (``PYTHONDONTWRITEBYTECODE`` is removed from the
+runs' environment), as on a developer's machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ISOLATE = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist", "-q")
+STUB_CHARTS = textwrap.dedent(
+    """
+    # Loaded with -p: replaces chart drawing, so the run shows the gate's work without charts.
+    import sys, types
+    stub = types.ModuleType("pytest_metricgate.charts")
+    stub.draw_all = lambda series, verdicts, rules, fmt, workers=None: ([b"" for _ in series], b"")
+    sys.modules["pytest_metricgate.charts"] = stub
+    """
+)
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    peak_mib: float
+    output: str
+
+
+def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> Measured:
+    """Run pytest in ``project`` as its own process; wall time, CPU time and peak RSS of that process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *ISOLATE, *args],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=child_environment(env),
+    )
+    output = process.stdout.read().decode() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"pytest {' '.join(args)} in {project} exited {process.returncode}:\n{output}")
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+
+
+def child_environment(extra: dict[str, str] | None) -> dict[str, str]:
+    """This environment, with Python's default bytecode caching (some sandboxes and CI images turn it off)."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**environment, **(extra or {})}
+
+
+def alternate(variants: dict[str, Callable[[], Measured]], rounds: int) -> dict[str, list[Measured]]:
+    """Run every variant ``rounds`` times, interleaved (A B A B ...), after one warm-up each."""
+    for run in variants.values():
+        run()
+    results: dict[str, list[Measured]] = {name: [] for name in variants}
+    for index in range(rounds):
+        order = list(variants) if index % 2 == 0 else list(reversed(variants))
+        for name in order:
+            results[name].append(variants[name]())
+    return results
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# -- projects ---------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def config(metrics: Sequence[str], history: str) -> str:
+    lines = ["[tool.pytest.ini_options]", "", "[tool.metricgate]", f'history = "{history}"', ""]
+    for name in metrics:
+        lines += [f"[tool.metricgate.metrics.{name}]", "min = 0.5", "max-drop = 0.05", ""]
+    return "\n".join(lines)
+
+
+def recording_test(metrics: Sequence[str]) -> str:
+    return textwrap.dedent(
+        f"""
+        import random
+
+        def test_record(metric_gate):
+            rng = random.Random(7)
+            for name in {list(metrics)!r}:
+                metric_gate.record(name, round(0.9 + rng.gauss(0, 0.01), 4), n=1000)
+        """
+    )
+
+
+def write_jsonl_history(path: Path, metrics: Sequence[str], runs: int) -> None:
+    """``runs`` lines; a few thousand distinct lines repeated, so that a million are quick to write."""
+    rng = random.Random(1)
+    templates = [
+        json.dumps({"run": "r{0}", "metrics": {m: round(0.9 + rng.gauss(0, 0.01), 4) for m in metrics}})
+        for _ in range(1000)
+    ]
+    with path.open("w") as stream:
+        for index in range(runs):
+            stream.write(templates[index % 1000].replace("r{0}", f"r{index}", 1) + "\n")
+
+
+def write_csv_history(path: Path, metrics: Sequence[str], runs: int) -> None:
+    rng = random.Random(1)
+    templates = [",".join(f"{0.9 + rng.gauss(0, 0.01):.4f}" for _ in metrics) for _ in range(1000)]
+    with path.open("w") as stream:
+        stream.write("run," + ",".join(metrics) + "\n")
+        for index in range(runs):
+            stream.write(f"r{index},{templates[index % 1000]}\n")
+
+
+# -- 1. off -------------------------------------------------------------------------
+
+
+def scenario_off(base: Path, rounds: int) -> list[Row]:
+    project = base / "off"
+    write(project / "pyproject.toml", config(["accuracy"], "history.jsonl"))
+    write(project / "test_many.py", "".join(f"def test_{i}():\n    assert {i} == {i}\n\n" for i in range(50)))
+    write(
+        project / "conftest.py",
+        "import sys, json\n"
+        "def pytest_sessionfinish(session):\n"
+        "    with open('modules.json', 'w') as out:\n"
+        "        json.dump(sorted(m for m in ('numpy', 'matplotlib') if m in sys.modules), out)\n",
+    )
+    results = alternate(
+        {
+            "installed, gate off": lambda: run_pytest(project),
+            "-p no:metricgate": lambda: run_pytest(project, "-p", "no:metricgate"),
+        },
+        rounds,
+    )
+    run_pytest(project)
+    heavy = json.loads((project / "modules.json").read_text())
+    on = median([m.wall for m in results["installed, gate off"]])
+    off = median([m.wall for m in results["-p no:metricgate"]])
+    cpu_on = median([m.cpu for m in results["installed, gate off"]])
+    cpu_off = median([m.cpu for m in results["-p no:metricgate"]])
+    return [
+        Row(
+            "1. off: 50 tests, gate off vs -p no:metricgate (wall)",
+            f"{on * 1000:.0f} ms vs {off * 1000:.0f} ms",
+            on / off,
+            1.02,
+        ),
+        Row("   the same, CPU time", f"{cpu_on * 1000:.0f} ms vs {cpu_off * 1000:.0f} ms", cpu_on / cpu_off, None),
+        Row("   numpy or matplotlib imported with the gate off", ", ".join(heavy) or "neither", None, None,
+            passed=not heavy),
+    ]
+
+
+# -- 2. history length ---------------------------------------------------------------
+
+
+def scenario_history(base: Path, rounds: int, big_runs: int) -> list[Row]:
+    metrics = [f"metric_{i:02d}" for i in range(20)]
+    rows = []
+    for kind, writer in (("jsonl", write_jsonl_history), ("csv", write_csv_history)):
+        projects = {}
+        for runs in (1000, big_runs):
+            project = base / f"history-{kind}-{runs}"
+            write(project / "pyproject.toml", config(metrics, f"history.{kind}"))
+            write(project / "test_record.py", recording_test(metrics))
+            writer(project / f"history.{kind}", metrics, runs)
+            projects[runs] = project
+        size = (projects[big_runs] / f"history.{kind}").stat().st_size / 2**20
+        results = alternate(
+            {str(runs): (lambda p=project: run_pytest(p, "--metric-gate")) for runs, project in projects.items()},
+            rounds,
+        )
+        small, big = results["1000"], results[str(big_runs)]
+        wall = median([m.wall for m in big]) / median([m.wall for m in small])
+        memory = median([m.peak_mib for m in big]) / median([m.peak_mib for m in small])
+        label = f"{big_runs:,} vs 1,000 runs"
+        rows.append(
+            Row(
+                f"2. {kind.upper()} history {label} ({size:.0f} MiB), 20 metrics: wall",
+                f"{median([m.wall for m in big]):.2f} s vs {median([m.wall for m in small]):.2f} s",
+                wall,
+                1.5,
+            )
+        )
+        rows.append(
+            Row(
+                "   peak memory",
+                f"{median([m.peak_mib for m in big]):.0f} MiB vs {median([m.peak_mib for m in small]):.0f} MiB",
+                memory,
+                1.5,
+            )
+        )
+    return rows
+
+
+# -- 3. charts -------------------------------------------------------------------------
+
+
+def scenario_charts(rounds: int) -> list[Row]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from pytest_metricgate import charts, parallel
+    from pytest_metricgate.config import MetricRule
+    from pytest_metricgate.gate import Verdict
+    from pytest_metricgate.report import Series
+
+    points = 200
+    rng = random.Random(3)
+    values = tuple(round(0.9 + rng.gauss(0, 0.01), 4) for _ in range(points))
+    rule = MetricRule("accuracy", min=0.88, max_drop=0.02)
+
+    def series(index: int) -> Series:
+        return Series(f"metric_{index}", tuple(f"r{i}" for i in range(points)), values,
+                      tuple(v < 0.88 for v in values[:-1]) + (False,), True, "run")
+
+    verdict = Verdict("accuracy", "fail", values[-1], baseline=0.9, baseline_text="median 0.900 of last 5",
+                      limits="min 0.88, max-drop 0.02", reasons=("below min 0.88",), severity="error")
+    many = 40
+    jobs = [(series(i), verdict, rule) for i in range(many)]
+    size = charts._metric_figure(jobs[0][0], verdict, rule).get_size_inches()
+    rows = []
+    for fmt in ("png", "svg"):
+        def floor() -> None:
+            figure = Figure(figsize=size, dpi=100)
+            FigureCanvasAgg(figure)
+            figure.add_subplot().plot(range(points), values)
+            figure.savefig(io.BytesIO(), format=fmt)
+
+        def timed(function: Callable[[], object], repeat: int) -> float:
+            function()  # warm caches (fonts, text layout)
+            samples = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                for _ in range(repeat):
+                    function()
+                samples.append((time.perf_counter() - started) / repeat)
+            return median(samples)
+
+        floor_cost = timed(floor, 10)
+        gate_jobs = [(item, v, r, fmt) for item, v, r in jobs]
+        as_the_gate_does = timed(lambda: parallel.starmap(charts.metric_chart, gate_jobs), 1) / many
+        one_process = timed(lambda: parallel.starmap(charts.metric_chart, gate_jobs[:10], workers=1), 1) / 10
+        workers = parallel.worker_count(many)
+        rows.append(
+            Row(
+                f"3. {fmt.upper()} chart of {points} points, marginal cost vs the floor ({workers} processes)",
+                f"{as_the_gate_does * 1000:.1f} ms vs {floor_cost * 1000:.1f} ms",
+                as_the_gate_does / floor_cost,
+                1.5,
+            )
+        )
+        rows.append(
+            Row(
+                "   the same drawn in one process",
+                f"{one_process * 1000:.1f} ms vs {floor_cost * 1000:.1f} ms",
+                one_process / floor_cost,
+                None,
+            )
+        )
+    return rows
+
+
+# -- 4. many metrics ----------------------------------------------------------------------
+
+
+def scenario_many(base: Path, rounds: int) -> list[Row]:
+    metrics = [f"metric_{i:03d}" for i in range(200)]
+    project = base / "many"
+    write(project / "pyproject.toml", config(metrics, "history.jsonl"))
+    write(project / "test_record.py", recording_test(metrics))
+    write_jsonl_history(project / "history.jsonl", metrics, 1000)
+    write(base / "stubs" / "metricgate_stub_charts.py", STUB_CHARTS)
+    stub_env = {"PYTHONPATH": str(base / "stubs")}
+    results = alternate(
+        {
+            "full": lambda: run_pytest(project, "--metric-gate"),
+            "stub": lambda: run_pytest(project, "--metric-gate", "-p", "metricgate_stub_charts", env=stub_env),
+            "off": lambda: run_pytest(project),
+        },
+        rounds,
+    )
+    full, stub, off = (median([m.wall for m in results[name]]) for name in ("full", "stub", "off"))
+    return [
+        Row("4. 200 metrics, 1,000-run history: wall time of pytest --metric-gate", f"{full:.2f} s", None, None),
+        Row("   share spent in charts", f"{100 * (full - stub) / full:.0f} %", None, None),
+        Row(
+            "   the gate's work besides charts, share of the whole",
+            f"{stub - off:.2f} s of {full:.2f} s (stub {stub:.2f} s, gate off {off:.2f} s)",
+            (stub - off) / full,
+            0.10,
+        ),
+        Row("   the whole run with charts stubbed, share (pytest start-up included)", f"{stub:.2f} s", stub / full, None),
+    ]
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    what: str
+    measured: str
+    ratio: float | None
+    target: float | None
+    passed: bool | None = None
+
+    def verdict(self) -> str:
+        if self.passed is not None:
+            return "met" if self.passed else "MISSED"
+        if self.target is None or self.ratio is None:
+            return ""
+        return "met" if self.ratio <= self.target else "MISSED"
+
+
+def table(rows: Sequence[Row]) -> str:
+    lines = ["| scenario | measured | ratio | target | |", "|---|---|--:|--:|---|"]
+    for row in rows:
+        ratio = "" if row.ratio is None else f"{row.ratio:.3f}"
+        target = "" if row.target is None else f"<= {row.target:g}"
+        lines.append(f"| {row.what} | {row.measured} | {ratio} | {target} | {row.verdict()} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and a 100,000-run history")
+    parser.add_argument("--rounds", type=int, default=None, help="repetitions per variant (default 21, quick 5)")
+    arguments = parser.parse_args(argv)
+    rounds = arguments.rounds or (5 if arguments.quick else 21)
+    big_runs = 100_000 if arguments.quick else 1_000_000
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="metricgate-perf-") as temporary:
+        base = Path(temporary)
+        rows = [
+            *scenario_off(base, rounds),
+            *scenario_history(base, max(3, rounds // 4), big_runs),
+            *scenario_charts(max(3, rounds // 4)),
+            *scenario_many(base, max(3, rounds // 6)),
+        ]
+    import matplotlib
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"Machine: {cores} cores, Python {sys.version.split()[0]}, matplotlib {matplotlib.__version__}; "
+        f"medians of {rounds} alternating runs (scenarios 2 and 4: fewer); "
+        f"{time.perf_counter() - started:.0f} s in all.\n"
+    )
+    print(table(rows))
+    missed = [row for row in rows if row.verdict() == "MISSED"]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed: " + "; ".join(row.what.strip() for row in missed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""Charts and analyses shared among forked workers are exactly those drawn in one process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from pytest_metricgate import parallel
+
+
+def test_few_tasks_or_other_threads_keep_the_work_in_this_process(monkeypatch):
+    assert parallel.worker_count(parallel.PARALLEL_FROM - 1) == 1
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
+    assert parallel.worker_count(1000) == 1
+
+
+def test_starmap_keeps_the_order_and_returns_the_first_task_apart():
+    results, first = parallel.starmap(pow, [(2, n) for n in range(40)], workers=1, first=(max, (3, 9)))
+    assert results == [2**n for n in range(40)]
+    assert first == 9
+
+
+PARALLEL_EQUALS_SEQUENTIAL = textwrap.dedent(
+    """
+    from pytest_metricgate import charts, parallel
+    from pytest_metricgate.config import MetricRule
+    from pytest_metricgate.gate import Verdict
+    from pytest_metricgate.report import Series
+
+    series = [
+        Series(f"m{i}", tuple(str(r) for r in range(30)), tuple(0.9 + ((r * (i + 3)) % 7) / 1000 for r in range(30)),
+               (False,) * 30, True, "run")
+        for i in range(20)
+    ]
+    verdicts = {s.name: Verdict(s.name, "pass", s.values[-1], baseline=0.9) for s in series}
+    rules = {s.name: MetricRule(s.name, min=0.85) for s in series}
+    assert parallel.worker_count(len(series)) > 1, "this test needs a machine where the pool is used"
+    together = charts.draw_all(series, verdicts, rules, "png")
+    alone = charts.draw_all(series, verdicts, rules, "png", workers=1)
+    assert together == alone
+    assert len(together[0]) == 20 and all(chart.startswith(b"\\x89PNG") for chart in together[0])
+    print("identical")
+    """
+)
+
+
+def test_charts_drawn_by_workers_are_byte_identical_to_charts_drawn_here():
+    # a fresh interpreter: this one may have threads, where the gate never forks
+    completed = subprocess.run([sys.executable, "-c", PARALLEL_EQUALS_SEQUENTIAL], capture_output=True, text=True)
+    if "needs a machine where the pool is used" in completed.stderr:
+        import pytest
+
+        pytest.skip("a single core, or not Linux: the gate draws in one process here")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "identical"
