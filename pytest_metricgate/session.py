@@ -14,10 +14,9 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from . import history as history_store
 from pathlib import Path
 
+from . import history as history_store
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, MetricGateError
 from .gate import CurrentValues, GateResult, Settings, history_breaches, judge

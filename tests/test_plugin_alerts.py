@@ -55,31 +55,27 @@ def test_no_alert_when_the_gate_passes(project):
     assert not (project.path / "alerted").exists()
 
 
-def test_warnings_alert_only_with_on_warn(project):
-    project.config("""
+def warning_alert(project, command: str):
+    """A metric that only warns, and an alert that fires on warnings too."""
+    project.config(f"""
         [tool.metricgate.metrics.accuracy]
         min = 0.9
         severity = "warning"
         [tool.metricgate.alerts]
         on = "warn"
-        command = "echo $METRICGATE_STATUS > alerted"
+        command = "{command}"
     """)
     project.records({"accuracy": 0.5})
-    assert project.run().ret == 0
+    return project.run()
+
+
+def test_warnings_alert_only_with_on_warn(project):
+    assert warning_alert(project, "echo $METRICGATE_STATUS > alerted").ret == 0
     assert (project.path / "alerted").read_text() == "passed\n"
 
 
 def test_a_failing_command_is_a_warning_and_keeps_the_exit_status(project):
-    project.config("""
-        [tool.metricgate.metrics.accuracy]
-        min = 0.9
-        severity = "warning"
-        [tool.metricgate.alerts]
-        on = "warn"
-        command = "echo cannot reach the scheduler >&2; exit 3"
-    """)
-    project.records({"accuracy": 0.5})
-    result = project.run()
+    result = warning_alert(project, "echo cannot reach the scheduler >&2; exit 3")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         ["warning: alert command not delivered: exited with status 3", "  | cannot reach the scheduler"]

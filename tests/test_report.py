@@ -7,7 +7,13 @@ import json
 import pytest
 
 from pytest_metricgate.gate import GateResult, Verdict
-from pytest_metricgate.report import MANIFEST, chart_file_names, summary_json, terminal_lines, write_report_dir
+from pytest_metricgate.report import (
+    MANIFEST,
+    chart_file_names,
+    summary_json,
+    terminal_lines,
+    write_report_dir,
+)
 
 
 def test_plain_names_keep_their_name():
