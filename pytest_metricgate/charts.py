@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .config import MetricRule
-from .gate import FAIL, PASS, UNGATED, WARN, Verdict, format_limit, format_value
+from .gate import FAIL, PASS, UNGATED, WARN, Verdict, format_limit, format_value, worsening
 from .report import Series, display_labels
 
 VERDICT_COLOURS = {PASS: "#1a7f37", FAIL: "#cf222e", WARN: "#bf8700", UNGATED: "#57606a"}
@@ -292,7 +292,7 @@ def _shortfall(rule: MetricRule | None, value: float, verdict: Verdict) -> str |
         return f"{format_value(value - rule.max)} above max {format_limit(rule.max)}"
     if verdict.baseline is not None:
         allowed = _allowed_drop(rule, verdict.baseline)
-        drop = verdict.baseline - value if rule.higher_is_better else value - verdict.baseline
+        drop = worsening(value, verdict.baseline, rule.higher_is_better)
         if allowed is not None and drop > allowed:
             word = "drop" if rule.higher_is_better else "rise"
             return f"{word} {format_value(drop)}, {format_value(drop - allowed)} beyond allowed"
@@ -308,7 +308,7 @@ def _mark_failing_streak(axes, series: Series, verdict: Verdict, *, compact: boo
         start -= 1
     axes.axvspan(start - 0.5, len(series.values) - 0.5, color=VERDICT_COLOURS[verdict.verdict], alpha=0.07, zorder=0)
     if not compact:
-        labels = display_labels(series)
+        labels = display_labels(series.labels, has_current=series.has_current)
         runs = len(series.values) - start
         since = f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)" if runs > 1 else "breaching this run"
         axes.annotate(since, (start - 0.45, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
@@ -334,7 +334,7 @@ def _set_x_labels(axes, series: Series, *, compact: bool) -> bool:
     count = len(series.values)
     if count == 0:
         return False
-    labels = display_labels(series)
+    labels = display_labels(series.labels, has_current=series.has_current)
     most = 5 if compact else (count if count <= _ALL_TICKS else _MAX_TICKS)
     step = max(1, math.ceil(count / most))
     # Always show the newest run: count back from it.

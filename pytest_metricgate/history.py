@@ -128,14 +128,21 @@ def _line_number(handle: io.BufferedReader, offset: int) -> int:
 # -- JSONL ---------------------------------------------------------------------
 
 
-class _JsonlReader:
+class _Reader:
+    """A history file being read: names a line by its number, counted only when a message needs it."""
+
     def __init__(self, handle: io.BufferedReader, shown: str) -> None:
         self.handle = handle
         self.shown = shown
-        self.torn: list[int] = []
 
     def where(self, offset: int) -> str:
         return f"{self.shown}: line {_line_number(self.handle, offset)}"
+
+
+class _JsonlReader(_Reader):
+    def __init__(self, handle: io.BufferedReader, shown: str) -> None:
+        super().__init__(handle, shown)
+        self.torn: list[int] = []
 
     def read(self, limit: int) -> HistoryTail:
         newest_first: list[Run] = []
@@ -362,14 +369,10 @@ class _PrefixScanner:
 # -- CSV -----------------------------------------------------------------------
 
 
-class _CsvReader:
+class _CsvReader(_Reader):
     def __init__(self, handle: io.BufferedReader, shown: str, gated: frozenset[str]) -> None:
-        self.handle = handle
-        self.shown = shown
+        super().__init__(handle, shown)
         self.gated = gated
-
-    def where(self, offset: int) -> str:
-        return f"{self.shown}: line {_line_number(self.handle, offset)}"
 
     def decode(self, offset: int, raw: bytes) -> list[str]:
         try:

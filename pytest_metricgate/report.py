@@ -84,10 +84,11 @@ def shift_lines(series: Sequence[Series]) -> list[str]:
 _ISO_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})")
 
 
-def display_labels(series: Series) -> list[str]:
-    """Run labels for people: ISO timestamps shortened to the date (with the time when a date repeats)."""
-    labels = [label or str(index + 1) for index, label in enumerate(series.labels)]
-    if series.has_current and not series.labels[-1]:
+def display_labels(raw: Sequence[str], *, has_current: bool = True) -> list[str]:
+    """Run labels for people: ISO timestamps shortened to the date (with the time when a date repeats);
+    a run without a label is named by its place, and an unlabelled current run "this run"."""
+    labels = [label or str(index + 1) for index, label in enumerate(raw)]
+    if has_current and raw and not raw[-1]:
         labels[-1] = "this run"
     stamps = [_ISO_TIMESTAMP.match(label) for label in labels]
     if any(stamps):

@@ -146,8 +146,11 @@ class GateSession:
         rules = {rule.name: rule for rule in self.config.metrics}
         labels = tuple(run.label or "" for run in shown_runs) + (self.current_label,)
         names = [verdict.name for verdict in self.result.verdicts]
+        # A shift is named by the run's own label (its full timestamp, say), else its place;
+        # every metric shares the runs, so this is worked out once.
+        shift_labels = tuple(label or place for label, place in zip(labels, display_labels(labels)))
         jobs = [
-            (rules.get(name), [run.metrics.get(name) for run in runs], values.get(name), settings, skipped, labels)
+            (rules.get(name), [run.metrics.get(name) for run in runs], values.get(name), settings, skipped, shift_labels)
             for name in names
         ]
         analysed, _ = parallel.starmap(_analyse_metric, jobs)
@@ -269,14 +272,11 @@ def _analyse_metric(
     current: Measurement | None,
     settings: Settings,
     skipped: int,
-    labels: tuple[str, ...],
+    shift_labels: tuple[str, ...],
 ) -> tuple[tuple[float | None, ...], tuple[bool, ...], tuple[Shift, ...]]:
     """One metric's charted values, which history runs breached, and where its level shifted."""
     flags = history_breaches(rule, before, settings) if rule else [False] * len(before)
     charted = tuple(_value_or_none(m) for m in before[skipped:]) + (_value_or_none(current),)
-    shown = display_labels(Series("", labels, charted, (), True))
-    # A shift is named by the run's own label (its full timestamp, say), else its place.
-    shift_labels = [label or place for label, place in zip(labels, shown)]
     return charted, tuple(flags[skipped:]) + (False,), find_shifts(shift_labels, charted)
 
 
