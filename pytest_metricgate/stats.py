@@ -40,6 +40,9 @@ __all__ = [
 
 BASELINE_METHODS: tuple[str, ...] = ("last", "best", "mean", "median")
 
+# The answer n_for_half_width gives when no realistic number of trials reaches the width.
+MAX_TRIALS = 2**50
+
 _STANDARD_NORMAL = statistics.NormalDist()
 
 # Phi^-1(3/4): the median of |Z| for a standard normal Z, so MAD / this
@@ -238,7 +241,8 @@ def n_for_half_width(proportion: float, half_width: float, confidence: float) ->
     """Smallest number of trials whose Wilson half-width is at most ``half_width``.
 
     Contract: ``proportion`` in [0, 1], ``0 < confidence < 1`` and
-    ``half_width > 0`` (ValueError otherwise; an infinite ``half_width`` gives 1).
+    ``half_width > 0`` (ValueError otherwise; an infinite ``half_width`` gives 1;
+    a width no realistic set reaches gives ``MAX_TRIALS``, about 1.1e15).
     Returns the smallest integer ``n >= 1`` with
     ``wilson_half_width(proportion, n, confidence) <= half_width``.
 
@@ -268,6 +272,9 @@ def n_for_half_width(proportion: float, half_width: float, confidence: float) ->
     # Invariant: half(low) > w >= half(high).
     low, high = 1, 2
     while half(high) > w:
+        if high >= MAX_TRIALS:
+            # No evaluation set is this large; beyond it the float arithmetic overflows.
+            return MAX_TRIALS
         low, high = high, high * 2
     while high - low > 1:
         middle = (low + high) // 2

@@ -566,3 +566,9 @@ def test_level_shifts_never_raises_on_finite_floats_and_respects_min_segment(
     for k, shift in enumerate(shifts):
         assert shift.before == stats.baseline(values[bounds[k] : bounds[k + 1]], "median", True)
         assert shift.after == stats.baseline(values[bounds[k + 1] : bounds[k + 2]], "median", True)
+
+
+def test_a_width_no_realistic_set_reaches_gives_max_trials_instead_of_overflowing():
+    # found by hypothesis through the gate: max-drop-pct of 1e-308 asked for a width of about 1e-310
+    assert stats.n_for_half_width(0.0, 1e-310, 0.8) == stats.MAX_TRIALS
+    assert stats.wilson_half_width(0.5, stats.MAX_TRIALS, 0.95) < 1e-6
