@@ -308,8 +308,12 @@ def worst_false_alarm_rate(results: Results, name: str) -> float:
 
 def detection_score(results: Results, name: str, scenarios: Sequence[Scenario]) -> float:
     """Mean runs to detection over every regression trial at every n (undetected = 21); lower is better."""
-    delays = [results[name, n, s.name].censored_mean_delay for n in SAMPLE_SIZES for s in scenarios
-              if s.kind == "regression"]
+    delays = [
+        results[name, n, s.name].censored_mean_delay
+        for n in SAMPLE_SIZES
+        for s in scenarios
+        if s.kind == "regression"
+    ]
     return sum(delays) / len(delays)
 
 
@@ -322,6 +326,7 @@ def best_candidate(results: Results, candidates: Sequence[RuleSet], scenarios: S
        coin flip); candidates within the budget tie here.
     3. It detects regressions soonest (``detection_score``).
     """
+
     def rank(candidate: RuleSet) -> tuple[bool, float, float]:
         excess = max(0.0, worst_false_alarm_rate(results, candidate.name) - MAX_FALSE_ALARM_RATE)
         missed = not meets_target(results, candidate.name)
@@ -336,7 +341,7 @@ def best_candidate(results: Results, candidates: Sequence[RuleSet], scenarios: S
 def percent(share: float, decimals: int = 0) -> str:
     """``share`` in percent; never rounded to a misleading 0 or 100 (``<1``, ``>99`` instead)."""
     shown = f"{100 * share:.{decimals}f}"
-    smallest = 10.0 ** -decimals
+    smallest = 10.0**-decimals
     if 0 < share and float(shown) == 0:
         return f"<{smallest:g}"
     if share < 1 and float(shown) == 100:
@@ -354,16 +359,21 @@ def row_of(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def results_table(results: Results, rows: Sequence[tuple[str, str]], n: int, scenarios: Sequence[Scenario]
-                  ) -> list[str]:
+def results_table(
+    results: Results, rows: Sequence[tuple[str, str]], n: int, scenarios: Sequence[Scenario]
+) -> list[str]:
     """One Markdown table for one n; ``rows`` pairs the shown name with the name in ``results``."""
     regressions = [s for s in scenarios if s.kind == "regression"]
     header = ["rule set", "false alarms %", "warnings %", "outlier flagged %"] + [s.name for s in regressions]
     lines = [row_of(header), row_of(["---"] + ["--:"] * (len(header) - 1))]
     for shown, name in rows:
         stable = results[name, n, "stable"]
-        cells = [shown, percent(stable.fail_rate, 2), percent(stable.warning_rate),
-                 percent(results[name, n, "outlier"].caught_within(1))]
+        cells = [
+            shown,
+            percent(stable.fail_rate, 2),
+            percent(stable.warning_rate),
+            percent(results[name, n, "outlier"].caught_within(1)),
+        ]
         cells += [detection_cell(results[name, n, s.name]) for s in regressions]
         lines.append(row_of(cells))
     return lines
@@ -372,28 +382,45 @@ def results_table(results: Results, rows: Sequence[tuple[str, str]], n: int, sce
 def candidates_table(
     results: Results, candidates: Sequence[RuleSet], scenarios: Sequence[Scenario]
 ) -> list[str]:
-    header = ["candidate", *(f"false alarms % (n = {n:,})" for n in SAMPLE_SIZES),
-              f"{TARGET_SCENARIO} within {FAST_DETECTION_RUNS} runs % (n = {TARGET_SAMPLE_SIZE:,})",
-              "meets target", "mean runs to detect"]
+    header = [
+        "candidate",
+        *(f"false alarms % (n = {n:,})" for n in SAMPLE_SIZES),
+        f"{TARGET_SCENARIO} within {FAST_DETECTION_RUNS} runs % (n = {TARGET_SAMPLE_SIZE:,})",
+        "meets target",
+        "mean runs to detect",
+    ]
     lines = [row_of(header), row_of(["---", *("--:" for _ in SAMPLE_SIZES), "--:", ":-:", "--:"])]
     for candidate in candidates:
         name = candidate.name
         step = results[name, TARGET_SAMPLE_SIZE, TARGET_SCENARIO]
-        lines.append(row_of([
-            name,
-            *(percent(results[name, n, "stable"].fail_rate, 2) for n in SAMPLE_SIZES),
-            percent(step.caught_within(FAST_DETECTION_RUNS), 1),
-            "yes" if meets_target(results, name) else "no",
-            f"{detection_score(results, name, scenarios):.2f}",
-        ]))
+        lines.append(
+            row_of(
+                [
+                    name,
+                    *(percent(results[name, n, "stable"].fail_rate, 2) for n in SAMPLE_SIZES),
+                    percent(step.caught_within(FAST_DETECTION_RUNS), 1),
+                    "yes" if meets_target(results, name) else "no",
+                    f"{detection_score(results, name, scenarios):.2f}",
+                ]
+            )
+        )
     return lines
 
 
 def toml_of(rule: MetricRule) -> str:
-    lines = ["[tool.metricgate]", f'baseline = "{SETTINGS.baseline}"', f"window = {SETTINGS.window}", "",
-             f"[tool.metricgate.metrics.{rule.name}]"]
-    for key, value in (("min", rule.min), ("max-drop", rule.max_drop), ("confidence", rule.confidence),
-                       ("max-sigma", rule.max_sigma)):
+    lines = [
+        "[tool.metricgate]",
+        f'baseline = "{SETTINGS.baseline}"',
+        f"window = {SETTINGS.window}",
+        "",
+        f"[tool.metricgate.metrics.{rule.name}]",
+    ]
+    for key, value in (
+        ("min", rule.min),
+        ("max-drop", rule.max_drop),
+        ("confidence", rule.confidence),
+        ("max-sigma", rule.max_sigma),
+    ):
         if value is not None:
             lines.append(f"{key} = {value:g}")
     if rule.max_sigma is not None:
@@ -416,8 +443,10 @@ def cost_paragraph(results: Results, recommended: RuleSet, scenarios: Sequence[S
         naive = results["naive", n, scenario.name]
         chosen = results[recommended.name, n, scenario.name]
         lag = chosen.censored_mean_delay - naive.censored_mean_delay
-        parts.append(f"{scenario.name} {lag:+.1f} runs (detected {percent(chosen.detected)}% vs "
-                     f"{percent(naive.detected)}%)")
+        parts.append(
+            f"{scenario.name} {lag:+.1f} runs (detected {percent(chosen.detected)}% vs "
+            f"{percent(naive.detected)}%)"
+        )
     naive_alarms = results["naive", n, "stable"].fail_rate
     chosen_alarms = results[recommended.name, n, "stable"].fail_rate
     return (
@@ -438,13 +467,20 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="False alarms and detection delays of the metric gate's rules, simulated."
     )
-    parser.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
-                        help=f"trials per scenario and n (default {DEFAULT_TRIALS})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help=f"random seed (default {DEFAULT_SEED})")
-    parser.add_argument("--check", action="store_true",
-                        help=f"exit 1 when the recommended configuration misses the target at n = "
-                             f"{TARGET_SAMPLE_SIZE}")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=DEFAULT_TRIALS,
+        help=f"trials per scenario and n (default {DEFAULT_TRIALS})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 when the recommended configuration misses the target at n = {TARGET_SAMPLE_SIZE}",
+    )
     arguments = parser.parse_args(argv)
     if arguments.trials < 1:
         parser.error("--trials must be >= 1")
@@ -532,8 +568,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = simulate([*rule_sets, *candidates], scenarios, arguments.trials, arguments.seed)
     recommended = best_candidate(results, candidates, scenarios)
     elapsed = time.perf_counter() - started
-    header = (f"# Metric gate decisions: {arguments.trials} trials per scenario and n, "
-              f"seed {arguments.seed}, wall time {elapsed:.1f} s")
+    header = (
+        f"# Metric gate decisions: {arguments.trials} trials per scenario and n, "
+        f"seed {arguments.seed}, wall time {elapsed:.1f} s"
+    )
     print(report(results, rule_sets, candidates, recommended, scenarios, header))
     if not arguments.check:
         return 0

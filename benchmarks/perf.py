@@ -36,6 +36,7 @@ runs' environment), as on a developer's machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -195,9 +196,19 @@ def scenario_off(base: Path, rounds: int) -> list[Row]:
             on / off,
             1.02,
         ),
-        Row("   the same, CPU time", f"{cpu_on * 1000:.0f} ms vs {cpu_off * 1000:.0f} ms", cpu_on / cpu_off, None),
-        Row("   numpy or matplotlib imported with the gate off", ", ".join(heavy) or "neither", None, None,
-            passed=not heavy),
+        Row(
+            "   the same, CPU time",
+            f"{cpu_on * 1000:.0f} ms vs {cpu_off * 1000:.0f} ms",
+            cpu_on / cpu_off,
+            None,
+        ),
+        Row(
+            "   numpy or matplotlib imported with the gate off",
+            ", ".join(heavy) or "neither",
+            None,
+            None,
+            passed=not heavy,
+        ),
     ]
 
 
@@ -217,7 +228,10 @@ def scenario_history(base: Path, rounds: int, big_runs: int) -> list[Row]:
             projects[runs] = project
         size = (projects[big_runs] / f"history.{kind}").stat().st_size / 2**20
         results = alternate(
-            {str(runs): (lambda p=project: run_pytest(p, "--metric-gate")) for runs, project in projects.items()},
+            {
+                str(runs): (lambda p=project: run_pytest(p, "--metric-gate"))
+                for runs, project in projects.items()
+            },
             rounds,
         )
         small, big = results["1000"], results[str(big_runs)]
@@ -261,17 +275,32 @@ def scenario_charts(rounds: int) -> list[Row]:
     rule = MetricRule("accuracy", min=0.88, max_drop=0.02)
 
     def series(index: int) -> Series:
-        return Series(f"metric_{index}", tuple(f"r{i}" for i in range(points)), values,
-                      tuple(v < 0.88 for v in values[:-1]) + (False,), True, "run")
+        return Series(
+            f"metric_{index}",
+            tuple(f"r{i}" for i in range(points)),
+            values,
+            tuple(v < 0.88 for v in values[:-1]) + (False,),
+            True,
+            "run",
+        )
 
-    verdict = Verdict("accuracy", "fail", values[-1], baseline=0.9, baseline_text="median 0.900 of last 5",
-                      limits="min 0.88, max-drop 0.02", reasons=("below min 0.88",), severity="error")
+    verdict = Verdict(
+        "accuracy",
+        "fail",
+        values[-1],
+        baseline=0.9,
+        baseline_text="median 0.900 of last 5",
+        limits="min 0.88, max-drop 0.02",
+        reasons=("below min 0.88",),
+        severity="error",
+    )
     many = 40
     jobs = [(series(i), verdict, rule) for i in range(many)]
     size = charts._metric_figure(jobs[0][0], verdict, rule).get_size_inches()
     rows = []
     for fmt in ("png", "svg"):
-        def floor() -> None:
+
+        def floor(fmt: str = fmt) -> None:
             figure = Figure(figsize=size, dpi=100)
             FigureCanvasAgg(figure)
             figure.add_subplot().plot(range(points), values)
@@ -289,8 +318,12 @@ def scenario_charts(rounds: int) -> list[Row]:
 
         floor_cost = timed(floor, 10)
         gate_jobs = [(item, v, r, fmt) for item, v, r in jobs]
-        as_the_gate_does = timed(lambda: parallel.starmap(charts.metric_chart, gate_jobs), 1) / many
-        one_process = timed(lambda: parallel.starmap(charts.metric_chart, gate_jobs[:10], workers=1), 1) / 10
+        as_the_gate_does = (
+            timed(functools.partial(parallel.starmap, charts.metric_chart, gate_jobs), 1) / many
+        )
+        one_process = (
+            timed(functools.partial(parallel.starmap, charts.metric_chart, gate_jobs[:10], workers=1), 1) / 10
+        )
         workers = parallel.worker_count(many)
         rows.append(
             Row(
@@ -325,14 +358,21 @@ def scenario_many(base: Path, rounds: int) -> list[Row]:
     results = alternate(
         {
             "full": lambda: run_pytest(project, "--metric-gate"),
-            "stub": lambda: run_pytest(project, "--metric-gate", "-p", "metricgate_stub_charts", env=stub_env),
+            "stub": lambda: run_pytest(
+                project, "--metric-gate", "-p", "metricgate_stub_charts", env=stub_env
+            ),
             "off": lambda: run_pytest(project),
         },
         rounds,
     )
     full, stub, off = (median([m.wall for m in results[name]]) for name in ("full", "stub", "off"))
     return [
-        Row("4. 200 metrics, 1,000-run history: wall time of pytest --metric-gate", f"{full:.2f} s", None, None),
+        Row(
+            "4. 200 metrics, 1,000-run history: wall time of pytest --metric-gate",
+            f"{full:.2f} s",
+            None,
+            None,
+        ),
         Row("   share spent in charts", f"{100 * (full - stub) / full:.0f} %", None, None),
         Row(
             "   the gate's work besides charts, share of the whole",
@@ -340,7 +380,12 @@ def scenario_many(base: Path, rounds: int) -> list[Row]:
             (stub - off) / full,
             0.10,
         ),
-        Row("   the whole run with charts stubbed, share (pytest start-up included)", f"{stub:.2f} s", stub / full, None),
+        Row(
+            "   the whole run with charts stubbed, share (pytest start-up included)",
+            f"{stub:.2f} s",
+            stub / full,
+            None,
+        ),
     ]
 
 
@@ -375,7 +420,9 @@ def table(rows: Sequence[Row]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and a 100,000-run history")
-    parser.add_argument("--rounds", type=int, default=None, help="repetitions per variant (default 21, quick 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="repetitions per variant (default 21, quick 5)"
+    )
     arguments = parser.parse_args(argv)
     rounds = arguments.rounds or (5 if arguments.quick else 21)
     big_runs = 100_000 if arguments.quick else 1_000_000
@@ -399,7 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows))
     missed = [row for row in rows if row.verdict() == "MISSED"]
     if missed:
-        print(f"\n{len(missed)} target(s) missed: " + "; ".join(row.what.strip() for row in missed), file=sys.stderr)
+        print(
+            f"\n{len(missed)} target(s) missed: " + "; ".join(row.what.strip() for row in missed),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -41,7 +41,9 @@ class AlertOutcome:
     details: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        prefix = f"alert {self.channel}: " if self.delivered else f"warning: alert {self.channel} not delivered: "
+        prefix = (
+            f"alert {self.channel}: " if self.delivered else f"warning: alert {self.channel} not delivered: "
+        )
         return [prefix + self.message, *(f"  | {line}" for line in self.details)]
 
 
@@ -75,10 +77,14 @@ def send(
     if settings.webhook_env is not None:
         url = environ.get(settings.webhook_env, "").strip()
         if not url:
-            outcomes.append(AlertOutcome("webhook", False, f"${settings.webhook_env} is not set; nothing was sent"))
+            outcomes.append(
+                AlertOutcome("webhook", False, f"${settings.webhook_env} is not set; nothing was sent")
+            )
         else:
             payload = {**summary, "text": short_text(result, report_dir)}
-            outcomes.append(post_webhook(url, payload, timeout=settings.network_timeout, source=settings.webhook_env))
+            outcomes.append(
+                post_webhook(url, payload, timeout=settings.network_timeout, source=settings.webhook_env)
+            )
     if settings.email is not None:
         outcomes.append(
             send_email(settings.email, result, report_dir, timeout=settings.network_timeout, environ=environ)
@@ -89,7 +95,9 @@ def send(
 def short_text(result: GateResult, report_dir: str) -> str:
     """One or two lines for a chat message: the headline and the failing metrics' first reasons."""
     failing = [v for v in ordered(result.verdicts) if v.verdict == FAIL]
-    parts = [f"{v.name} {format_value(v.value)}: {v.reasons[0] if v.reasons else 'failed'}" for v in failing[:5]]
+    parts = [
+        f"{v.name} {format_value(v.value)}: {v.reasons[0] if v.reasons else 'failed'}" for v in failing[:5]
+    ]
     more = f" (and {len(failing) - 5} more)" if len(failing) > 5 else ""
     detail = f"\n{'; '.join(parts)}{more}" if parts else ""
     return f"{result.headline()}{detail}\nreport: {report_dir}"
@@ -141,10 +149,13 @@ def post_webhook(url: str, payload: Mapping[str, object], *, timeout: float, sou
     reason = ""
     for attempt in (1, 2):
         request = urllib.request.Request(
-            url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "pytest-metricgate"}
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "pytest-metricgate"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own URL
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return AlertOutcome("webhook", True, f"posted {where}: HTTP {response.status}")
         except urllib.error.HTTPError as exc:
             reason = f"HTTP {exc.code} {exc.reason}"
@@ -213,17 +224,23 @@ def send_email(
     if refused:
         return AlertOutcome("email", False, f"the server refused {', '.join(sorted(refused))}")
     how = "with STARTTLS" if encrypted else "without TLS (the server offers no STARTTLS)"
-    return AlertOutcome("email", True, f"sent to {', '.join(settings.to)} via {settings.smtp_host}:{settings.smtp_port} {how}")
+    return AlertOutcome(
+        "email", True, f"sent to {', '.join(settings.to)} via {settings.smtp_host}:{settings.smtp_port} {how}"
+    )
 
 
-def _credentials(settings: EmailSettings, environ: Mapping[str, str]) -> tuple[str, str] | AlertOutcome | None:
+def _credentials(
+    settings: EmailSettings, environ: Mapping[str, str]
+) -> tuple[str, str] | AlertOutcome | None:
     if settings.username_env is None and settings.password_env is None:
         return None
     values = []
     for name in (settings.username_env, settings.password_env):
         value = environ.get(name or "", "")
         if not name or not value:
-            return AlertOutcome("email", False, f"${name or 'username-env/password-env'} is not set; nothing was sent")
+            return AlertOutcome(
+                "email", False, f"${name or 'username-env/password-env'} is not set; nothing was sent"
+            )
         values.append(value)
     return values[0], values[1]
 

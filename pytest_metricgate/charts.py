@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -48,7 +49,7 @@ _SINGLE_CHART_LIMIT = 6
 @contextlib.contextmanager
 def drawing_style() -> Iterator[None]:
     """The pinned style: a temporary ``rc_context``, entered once around a batch of charts."""
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         yield
 
 
@@ -70,7 +71,9 @@ def draw_all(
     from . import parallel
 
     jobs = [(item, verdicts[item.name], rules.get(item.name), fmt) for item in series]
-    return parallel.starmap(metric_chart, jobs, workers=workers, first=(overview_chart, (series, verdicts, rules, fmt)))
+    return parallel.starmap(
+        metric_chart, jobs, workers=workers, first=(overview_chart, (series, verdicts, rules, fmt))
+    )
 
 
 def metric_chart(series: Series, verdict: Verdict, rule: MetricRule | None, fmt: str) -> bytes:
@@ -137,9 +140,12 @@ def _overview_figure(
     figure = Figure(figsize=(width * columns, height * rows + 0.3), dpi=dpi)
     FigureCanvasAgg(figure)
     figure.subplots_adjust(
-        left=0.45 / (width * columns), right=1 - 0.1 / (width * columns),
-        top=1 - 0.35 / (height * rows + 0.3), bottom=0.35 / (height * rows + 0.3),
-        hspace=0.55, wspace=0.3,
+        left=0.45 / (width * columns),
+        right=1 - 0.1 / (width * columns),
+        top=1 - 0.35 / (height * rows + 0.3),
+        bottom=0.35 / (height * rows + 0.3),
+        hspace=0.55,
+        wspace=0.3,
     )
     for index, item in enumerate(series):
         axes = figure.add_subplot(rows, columns, index + 1)
@@ -179,28 +185,61 @@ def _plain(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else v for v in values]
 
 
-def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None, *, compact: bool) -> None:
+def _draw_metric(
+    axes: Axes, series: Series, verdict: Verdict, rule: MetricRule | None, *, compact: bool
+) -> None:
     xs, ys = _xs(series), _plain(series.values)
     colour = VERDICT_COLOURS[verdict.verdict]
     history_end = len(ys) - 1 if series.has_current else len(ys)
-    axes.plot(xs[:history_end], ys[:history_end], color="#0969da", marker="o", markersize=3 if compact else 4,
-              linewidth=1.4, label="history", zorder=3)
+    axes.plot(
+        xs[:history_end],
+        ys[:history_end],
+        color="#0969da",
+        marker="o",
+        markersize=3 if compact else 4,
+        linewidth=1.4,
+        label="history",
+        zorder=3,
+    )
     if series.has_current and history_end > 0 and not math.isnan(ys[history_end - 1]):
-        axes.plot(xs[history_end - 1 :], ys[history_end - 1 :], color="#0969da", linestyle=":", linewidth=1.2, zorder=3)
+        axes.plot(
+            xs[history_end - 1 :],
+            ys[history_end - 1 :],
+            color="#0969da",
+            linestyle=":",
+            linewidth=1.2,
+            zorder=3,
+        )
 
     breach_x = [x for x, y, hit in zip(xs[:history_end], ys, series.breaches) if hit and not math.isnan(y)]
     breach_y = [ys[x] for x in breach_x]
     if breach_x:
-        axes.scatter(breach_x, breach_y, color=VERDICT_COLOURS[FAIL], marker="x", s=30 if compact else 45,
-                     linewidths=1.6, zorder=4, label="breach")
+        axes.scatter(
+            breach_x,
+            breach_y,
+            color=VERDICT_COLOURS[FAIL],
+            marker="x",
+            s=30 if compact else 45,
+            linewidths=1.6,
+            zorder=4,
+            label="breach",
+        )
 
     extent = [y for y in ys if not math.isnan(y)]
     if rule is not None:
         extent += _draw_limits(axes, rule, verdict, compact=compact)
 
     if series.has_current and ys and not math.isnan(ys[-1]):
-        axes.scatter([xs[-1]], [ys[-1]], s=70 if compact else 110, color=colour, edgecolor="white",
-                     linewidth=1.5, zorder=5, label="this run")
+        axes.scatter(
+            [xs[-1]],
+            [ys[-1]],
+            s=70 if compact else 110,
+            color=colour,
+            edgecolor="white",
+            linewidth=1.5,
+            zorder=5,
+            label="this run",
+        )
     _set_y_range(axes, extent)
     if not compact and series.has_current and ys and not math.isnan(ys[-1]):
         # Above the point, unless it sits in the top quarter, where the title and labels live.
@@ -224,18 +263,32 @@ def _draw_metric(axes, series: Series, verdict: Verdict, rule: MetricRule | None
     slanted = _set_x_labels(axes, series, compact=compact)
     _mark_failing_streak(axes, series, verdict, compact=compact)
     _mark_shifts(axes, series, compact=compact)
-    title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
+    title = (
+        f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
+    )
     axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
     if not compact:
         # One row at the figure's foot: it never hides a point, and placing it costs no search.
         figure = axes.get_figure()
+        assert figure is not None  # every axes here was made by a figure
         handles, labels = axes.get_legend_handles_labels()
-        figure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.075, 0.005), ncols=5, fontsize=8,
-                      frameon=False, handlelength=1.6, columnspacing=1.2)
-        figure.subplots_adjust(bottom=(0.26 if slanted else 0.2) if series.label_name else (0.22 if slanted else 0.16))
+        figure.legend(
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0.075, 0.005),
+            ncols=5,
+            fontsize=8,
+            frameon=False,
+            handlelength=1.6,
+            columnspacing=1.2,
+        )
+        figure.subplots_adjust(
+            bottom=(0.26 if slanted else 0.2) if series.label_name else (0.22 if slanted else 0.16)
+        )
 
 
-def _draw_limits(axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> list[float]:
+def _draw_limits(axes: Axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> list[float]:
     """Draw min/max lines, the baseline and the band the relative rules allow; return the y values drawn."""
     drawn: list[float] = []
     for label, limit in (("min", rule.min), ("max", rule.max)):
@@ -243,22 +296,41 @@ def _draw_limits(axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> 
             continue
         axes.axhline(limit, color=VERDICT_COLOURS[FAIL], linestyle="--", linewidth=1.1, zorder=2)
         # In the right margin, beside the axis, where no data point can hide it.
-        axes.annotate(f"{label}\n{format_limit(limit)}" if not compact else f"{label} {format_limit(limit)}",
-                      (1.0, limit), xycoords=("axes fraction", "data"),
-                      xytext=(3, 0) if not compact else (-2, 2), textcoords="offset points",
-                      ha="left" if not compact else "right", va="center" if not compact else "bottom",
-                      color=VERDICT_COLOURS[FAIL], fontsize=7 if compact else 8, annotation_clip=False)
+        axes.annotate(
+            f"{label}\n{format_limit(limit)}" if not compact else f"{label} {format_limit(limit)}",
+            (1.0, limit),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 0) if not compact else (-2, 2),
+            textcoords="offset points",
+            ha="left" if not compact else "right",
+            va="center" if not compact else "bottom",
+            color=VERDICT_COLOURS[FAIL],
+            fontsize=7 if compact else 8,
+            annotation_clip=False,
+        )
         drawn.append(limit)
     if verdict.baseline is not None:
         reference = verdict.baseline
-        axes.axhline(reference, color="#57606a", linestyle="-.", linewidth=1.0, zorder=2,
-                     label=None if compact else f"baseline ({verdict.baseline_text})")
+        axes.axhline(
+            reference,
+            color="#57606a",
+            linestyle="-.",
+            linewidth=1.0,
+            zorder=2,
+            label=None if compact else f"baseline ({verdict.baseline_text})",
+        )
         drawn.append(reference)
         allowed = _allowed_drop(rule, reference)
         if allowed is not None:
             edge = reference - allowed if rule.higher_is_better else reference + allowed
-            axes.axhspan(min(edge, reference), max(edge, reference), color="#2da44e", alpha=0.12, zorder=1,
-                         label=None if compact else "allowed drop")
+            axes.axhspan(
+                min(edge, reference),
+                max(edge, reference),
+                color="#2da44e",
+                alpha=0.12,
+                zorder=1,
+                label=None if compact else "allowed drop",
+            )
             drawn.append(edge)
     return drawn
 
@@ -273,7 +345,7 @@ def _allowed_drop(rule: MetricRule, reference: float) -> float | None:
     return min(allowances) if allowances else None
 
 
-def _set_y_range(axes, extent: Sequence[float]) -> None:
+def _set_y_range(axes: Axes, extent: Sequence[float]) -> None:
     finite = [y for y in extent if math.isfinite(y)]
     if not finite:
         return
@@ -299,37 +371,58 @@ def _shortfall(rule: MetricRule | None, value: float, verdict: Verdict) -> str |
     return None
 
 
-def _mark_failing_streak(axes, series: Series, verdict: Verdict, *, compact: bool) -> None:
+def _mark_failing_streak(axes: Axes, series: Series, verdict: Verdict, *, compact: bool) -> None:
     """Shade the unbroken run of breaches that ends at this run: "since when not healthy"."""
     if not series.has_current or verdict.verdict not in (FAIL, WARN):
         return
     start = len(series.values) - 1
     while start > 0 and series.breaches[start - 1]:
         start -= 1
-    axes.axvspan(start - 0.5, len(series.values) - 0.5, color=VERDICT_COLOURS[verdict.verdict], alpha=0.07, zorder=0)
+    axes.axvspan(
+        start - 0.5, len(series.values) - 0.5, color=VERDICT_COLOURS[verdict.verdict], alpha=0.07, zorder=0
+    )
     if not compact:
         labels = display_labels(series.labels, has_current=series.has_current)
         runs = len(series.values) - start
-        since = f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)" if runs > 1 else "breaching this run"
-        axes.annotate(since, (start - 0.45, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
-                      textcoords="offset points", va="top", fontsize=8, color=VERDICT_COLOURS[verdict.verdict])
+        since = (
+            f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)"
+            if runs > 1
+            else "breaching this run"
+        )
+        axes.annotate(
+            since,
+            (start - 0.45, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -3),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color=VERDICT_COLOURS[verdict.verdict],
+        )
 
 
-def _mark_shifts(axes, series: Series, *, compact: bool) -> None:
+def _mark_shifts(axes: Axes, series: Series, *, compact: bool) -> None:
     """A dotted line where the level changed, labelled with the levels before and after."""
     for shift in series.shifts:
         axes.axvline(shift.index - 0.5, color="#8250df", linestyle=(0, (2, 2)), linewidth=1.2, zorder=2)
         if not compact:
-            axes.annotate(f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}",
-                          (shift.index - 0.5, 0.0), xycoords=("data", "axes fraction"), xytext=(3, 4),
-                          textcoords="offset points", fontsize=8, color="#8250df", va="bottom")
+            axes.annotate(
+                f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}",
+                (shift.index - 0.5, 0.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color="#8250df",
+                va="bottom",
+            )
 
 
 def _run_word(series: Series) -> str:
     return f"{series.label_name} " if series.label_name and series.label_name != "run" else ""
 
 
-def _set_x_labels(axes, series: Series, *, compact: bool) -> bool:
+def _set_x_labels(axes: Axes, series: Series, *, compact: bool) -> bool:
     """Label the runs, thinned to a readable number; return whether the labels are slanted."""
     count = len(series.values)
     if count == 0:
@@ -342,8 +435,9 @@ def _set_x_labels(axes, series: Series, *, compact: bool) -> bool:
     shown = [_shorten(labels[i]) for i in ticks]
     rotate = not compact and max(len(label) for label in shown) > 5
     axes.set_xticks(ticks)
-    axes.set_xticklabels(shown, rotation=30 if rotate else 0, ha="right" if rotate else "center",
-                         fontsize=7 if compact else 8)
+    axes.set_xticklabels(
+        shown, rotation=30 if rotate else 0, ha="right" if rotate else "center", fontsize=7 if compact else 8
+    )
     axes.set_xlim(-0.5, count - 0.5)
     if series.label_name and not compact:
         axes.set_xlabel(series.label_name, labelpad=2)
@@ -354,15 +448,24 @@ def _shorten(label: str) -> str:
     return label if len(label) <= 16 else label[:15] + "…"
 
 
-def _draw_combined(axes, series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]) -> None:
+def _draw_combined(
+    axes: Axes, series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]
+) -> None:
     extent: list[float] = []
     limits_drawn: dict[float, list[str]] = {}
     for index, item in enumerate(series):
         colour = _LINE_COLOURS[index % len(_LINE_COLOURS)]
         verdict = verdicts[item.name]
         xs, ys = _xs(item), _plain(item.values)
-        axes.plot(xs, ys, color=colour, marker="o", markersize=4, linewidth=1.5,
-                  label=f"{item.name} ({verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict})")
+        axes.plot(
+            xs,
+            ys,
+            color=colour,
+            marker="o",
+            markersize=4,
+            linewidth=1.5,
+            label=f"{item.name} ({verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict})",
+        )
         flags = list(item.breaches)
         if item.has_current and flags:
             flags[-1] = verdict.verdict == FAIL
@@ -377,17 +480,38 @@ def _draw_combined(axes, series: Sequence[Series], verdicts: Mapping[str, Verdic
     for limit, names in limits_drawn.items():
         axes.axhline(limit, color=VERDICT_COLOURS[FAIL], linestyle="--", linewidth=1.2)
         who = "" if len(names) == len(series) else f" ({', '.join(names)})"
-        axes.annotate(f"limit {format_limit(limit)}{who}", (1.0, limit), xycoords=("axes fraction", "data"),
-                      xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
-                      color=VERDICT_COLOURS[FAIL], fontsize=8)
+        axes.annotate(
+            f"limit {format_limit(limit)}{who}",
+            (1.0, limit),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            color=VERDICT_COLOURS[FAIL],
+            fontsize=8,
+        )
         extent.append(limit)
     _set_y_range(axes, extent)
     _set_x_labels(axes, max(series, key=lambda s: len(s.values)), compact=False)
     failed = sum(1 for item in series if verdicts[item.name].verdict == FAIL)
-    title = f"metric gate: {failed} of {len(series)} failing" if failed else f"metric gate: {len(series)} metrics"
-    axes.set_title(title, loc="left", fontweight="bold",
-                   color=VERDICT_COLOURS[FAIL] if failed else VERDICT_COLOURS[PASS])
+    title = (
+        f"metric gate: {failed} of {len(series)} failing" if failed else f"metric gate: {len(series)} metrics"
+    )
+    axes.set_title(
+        title, loc="left", fontweight="bold", color=VERDICT_COLOURS[FAIL] if failed else VERDICT_COLOURS[PASS]
+    )
     figure = axes.get_figure()
+    assert figure is not None  # every axes here was made by a figure
     handles, labels = axes.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.07, 0.005), ncols=min(len(labels), 6),
-                  fontsize=8, frameon=False, handlelength=1.6, columnspacing=1.2)
+    figure.legend(
+        handles,
+        labels,
+        loc="lower left",
+        bbox_to_anchor=(0.07, 0.005),
+        ncols=min(len(labels), 6),
+        fontsize=8,
+        frameon=False,
+        handlelength=1.6,
+        columnspacing=1.2,
+    )

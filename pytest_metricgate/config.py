@@ -177,8 +177,9 @@ def load(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
-    return from_document(document, pyproject, shown=shown, overrides=overrides, invocation_dir=invocation_dir,
-                         strict=strict)
+    return from_document(
+        document, pyproject, shown=shown, overrides=overrides, invocation_dir=invocation_dir, strict=strict
+    )
 
 
 def from_document(
@@ -195,8 +196,7 @@ def from_document(
     table = tool.get("metricgate") if isinstance(tool, dict) else None
     if table is None:
         raise ConfigError(
-            f"{shown}: no [tool.metricgate] table; --metric-gate needs it to know "
-            "which metrics to gate"
+            f"{shown}: no [tool.metricgate] table; --metric-gate needs it to know which metrics to gate"
         )
     reader = _Reader(shown, pyproject.parent, invocation_dir or pyproject.parent)
     return reader.gate_config(table, pyproject, overrides, strict)
@@ -251,9 +251,7 @@ class _Reader:
     ) -> GateConfig:
         top = "[tool.metricgate]"
         if not isinstance(table, dict):
-            raise ConfigError(
-                f"{self.shown}: [tool.metricgate] must be a table, got {describe(table)}"
-            )
+            raise ConfigError(f"{self.shown}: [tool.metricgate] must be a table, got {describe(table)}")
         self.check_keys(top, table, _TOP_KEYS)
 
         history = self.history(table, top, overrides.history)
@@ -294,9 +292,7 @@ class _Reader:
 
     # -- top-level keys -------------------------------------------------
 
-    def history(
-        self, table: Mapping[str, object], top: str, override: Path | None
-    ) -> HistorySpec | None:
+    def history(self, table: Mapping[str, object], top: str, override: Path | None) -> HistorySpec | None:
         if override is not None:
             shown = display_path(override, self.invocation_dir)
             return self.history_file(override, shown, "--metric-gate-history")
@@ -308,7 +304,9 @@ class _Reader:
         if not isinstance(raw, str) or not raw.strip():
             raise self.fail(top, "history", "a path to a .jsonl or .csv file, or a table of arrays", raw)
         path = self.root / raw
-        return self.history_file(path, display_path(path, self.invocation_dir), f"{self.shown}: {top} history")
+        return self.history_file(
+            path, display_path(path, self.invocation_dir), f"{self.shown}: {top} history"
+        )
 
     def history_file(self, path: Path, shown: str, key: str) -> HistorySpec:
         suffix = path.suffix.lower()
@@ -364,7 +362,7 @@ class _Reader:
         if raw not in allowed:
             expected = " or ".join(f'"{option}"' for option in allowed)
             raise self.fail(where, key, expected, raw)
-        return raw  # type: ignore[return-value]
+        return str(raw)
 
     def integer(
         self, table: Mapping[str, object], where: str, key: str, default: int, *, minimum: int

@@ -12,7 +12,7 @@ larger than ``max-drop = 0.02``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .config import MetricRule
@@ -274,7 +274,9 @@ def _findings(
     return _limit_findings(rule, current, context)
 
 
-def _breached(rule: MetricRule, current: Measurement, history: Sequence[Measurement], settings: Settings) -> bool:
+def _breached(
+    rule: MetricRule, current: Measurement, history: Sequence[Measurement], settings: Settings
+) -> bool:
     context = _Context.of(rule, history, settings)
     return any(finding.breach for finding in _limit_findings(rule, current, context))
 
@@ -292,7 +294,10 @@ def _apply_patience(
         return findings
     held = [Finding(WARN, f.text) if f.breach else f for f in findings]
     held.append(
-        Finding(WARN, f"breach {streak} of {rule.patience} (patience: fails after {rule.patience} breaching runs in a row)")
+        Finding(
+            WARN,
+            f"breach {streak} of {rule.patience} (patience: fails after {rule.patience} breaching runs in a row)",
+        )
     )
     return held
 
@@ -310,7 +315,13 @@ def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -
         why = "no n was given" if current.n is None else "the value is not a proportion in [0, 1]"
         findings.append(Finding(NOTE, f"confidence: {why}, so the rules use the point value"))
 
-    def check(label, prefers_high: bool, breached, failure, resolution=None) -> None:
+    def check(
+        label: Callable[[], str],
+        prefers_high: bool,
+        breached: Callable[[float], bool],
+        failure: Callable[[float], str],
+        resolution: Callable[[], tuple[float, float, str]] | None = None,
+    ) -> None:
         finding = _check(value, interval, prefers_high, breached, failure, label)
         if finding is not None:
             findings.append(finding)
@@ -319,37 +330,46 @@ def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -
             if interval.half_width > distance:
                 findings.append(Finding(WARN, interval.too_small(described, distance, at)))
 
-    for name, limit, prefers_high in (("min", rule.min, True), ("max", rule.max, False)):
-        if limit is None:
-            continue
+    def check_bound(name: str, limit: float, prefers_high: bool) -> None:
+        reference = context.reference
         check(
-            lambda name=name, limit=limit: f"{name} {format_limit(limit)}",
+            lambda: f"{name} {format_limit(limit)}",
             prefers_high,
-            (lambda x, limit=limit: _less(x, limit)) if prefers_high else (lambda x, limit=limit: _less(limit, x)),
-            lambda x, name=name, limit=limit: f"{'below' if name == 'min' else 'above'} {name} {format_limit(limit)}",
+            (lambda x: _less(x, limit)) if prefers_high else (lambda x: _less(limit, x)),
+            lambda x: f"{'below' if name == 'min' else 'above'} {name} {format_limit(limit)}",
             # Whether the set can tell the metric's usual level (the baseline) from the limit: a
             # property of the set and the rule, not of this run's noise.
-            None if context.reference is None else (
-                lambda name=name, limit=limit: (
-                    abs(context.reference - limit),
-                    context.reference,
-                    f"{name} {format_limit(limit)} from the baseline {format_value(context.reference)}",
+            None
+            if reference is None
+            else (
+                lambda: (
+                    abs(reference - limit),
+                    reference,
+                    f"{name} {format_limit(limit)} from the baseline {format_value(reference)}",
                 )
             ),
         )
-    if rule.has_relative_rule or rule.max_sigma is not None:
-        if context.reference is None:
+
+    if rule.min is not None:
+        check_bound("min", rule.min, True)
+    if rule.max is not None:
+        check_bound("max", rule.max, False)
+    reference = context.reference
+    if reference is None:
+        if rule.has_relative_rule or rule.max_sigma is not None:
             findings.append(Finding(NOTE, "no baseline yet"))
-            return findings
-    reference, word, higher = context.reference, _drop_word(rule), rule.higher_is_better
+        return findings
+    word, higher = _drop_word(rule), rule.higher_is_better
     if rule.max_drop is not None:
         allowed = rule.max_drop
         check(
             lambda: f"max-drop {format_limit(allowed)}",
             higher,
             lambda x: _less(allowed, worsening(x, reference, higher)),
-            lambda x: f"{word} {format_value(worsening(x, reference, higher))} > max-drop "
-            f"{format_limit(allowed)} vs {context.reference_text}",
+            lambda x: (
+                f"{word} {format_value(worsening(x, reference, higher))} > max-drop "
+                f"{format_limit(allowed)} vs {context.reference_text}"
+            ),
             lambda: (allowed, value, f"max-drop {format_limit(allowed)}"),
         )
     if rule.max_drop_pct is not None:
@@ -362,8 +382,10 @@ def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -
                 lambda: f"max-drop-pct {format_limit(pct)}%",
                 higher,
                 lambda x: _less(pct, 100 * worsening(x, reference, higher) / scale),
-                lambda x: f"{word} {format_pct(100 * worsening(x, reference, higher) / scale)} > max-drop-pct "
-                f"{format_limit(pct)}% vs {context.reference_text}",
+                lambda x: (
+                    f"{word} {format_pct(100 * worsening(x, reference, higher) / scale)} > max-drop-pct "
+                    f"{format_limit(pct)}% vs {context.reference_text}"
+                ),
                 lambda: (
                     pct / 100 * scale,
                     value,
@@ -375,7 +397,9 @@ def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -
     return findings
 
 
-def _sigma_findings(rule: MetricRule, value: float, interval: _Interval | None, context: _Context) -> list[Finding]:
+def _sigma_findings(
+    rule: MetricRule, value: float, interval: _Interval | None, context: _Context
+) -> list[Finding]:
     measured = len(context.history)
     if measured < rule.min_history:
         return [Finding(NOTE, f"max-sigma: not enough history ({measured} of {rule.min_history})")]
@@ -395,13 +419,24 @@ def _sigma_findings(rule: MetricRule, value: float, interval: _Interval | None, 
         return f"{word} {format_value(drop)} = {drop / sd:.1f} sigma > max-sigma {format_limit(limit)} ({spread()})"
 
     finding = _check(
-        value, interval, higher, lambda x: _less(limit, worsening(x, mean, higher) / sd), failure,
+        value,
+        interval,
+        higher,
+        lambda x: _less(limit, worsening(x, mean, higher) / sd),
+        failure,
         lambda: f"max-sigma {format_limit(limit)} ({spread()})",
     )
     return [] if finding is None else [finding]
 
 
-def _check(value, interval, prefers_high: bool, breached, failure, label) -> Finding | None:
+def _check(
+    value: float,
+    interval: _Interval | None,
+    prefers_high: bool,
+    breached: Callable[[float], bool],
+    failure: Callable[[float], str],
+    label: Callable[[], str],
+) -> Finding | None:
     """One limit at the point value; with an interval, it fails only if even the favourable end breaches."""
     if not breached(value):
         return None
@@ -446,7 +481,11 @@ class _Interval:
 
     def too_small(self, label: str, resolution: float, value: float) -> str:
         """Why the set cannot resolve ``label`` (a distance of ``resolution`` around ``value``)."""
-        needed = n_for_half_width(min(max(value, 0.0), 1.0), resolution, self.confidence) if resolution > 0 else None
+        needed = (
+            n_for_half_width(min(max(value, 0.0), 1.0), resolution, self.confidence)
+            if resolution > 0
+            else None
+        )
         needs = f"needs n\u2248{needed:,}" if needed is not None else "no n can resolve a value on the limit"
         return (
             f"evaluation set too small to resolve {label} (\u00b1{self.half_width:.2g} at n={self.n}, "

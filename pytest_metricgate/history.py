@@ -37,8 +37,24 @@ except ImportError:  # pragma: no cover - Windows
 # CSV columns with these names describe the run even when their cells are numbers
 # (a week number is a label, not a metric).
 DESCRIPTIVE_COLUMNS = frozenset(
-    {"run", "timestamp", "commit", "week", "date", "day", "month", "year", "time",
-     "label", "id", "run_id", "version", "build", "tag", "sha"}
+    {
+        "run",
+        "timestamp",
+        "commit",
+        "week",
+        "date",
+        "day",
+        "month",
+        "year",
+        "time",
+        "label",
+        "id",
+        "run_id",
+        "version",
+        "build",
+        "tag",
+        "sha",
+    }
 )
 _BLOCK = 1 << 16
 
@@ -66,7 +82,7 @@ def read(spec: HistorySpec, *, limit: int, gated: frozenset[str]) -> HistoryTail
         return _read_inline(spec.inline, spec.shown, limit)
     assert spec.path is not None
     try:
-        handle = open(spec.path, "rb")
+        handle = open(spec.path, "rb")  # noqa: SIM115 - closed by the with below, after the error mapping
     except FileNotFoundError:
         return HistoryTail(runs=(), shown=spec.shown, exists=False)
     except IsADirectoryError:
@@ -192,7 +208,7 @@ class _JsonlReader(_Reader):
     def run(self, offset: int, data: object) -> Run:
         if not isinstance(data, dict):
             raise HistoryError(
-                f"{self.where(offset)}: each line must be a JSON object with \"metrics\", "
+                f'{self.where(offset)}: each line must be a JSON object with "metrics", '
                 f"found {describe(data)}"
             )
         metrics = data.get("metrics")
@@ -573,13 +589,17 @@ def _append_csv(fd: int, path: Path, run: Run, column_order: Sequence[str]) -> N
 def _csv_row(header: Sequence[str], run: Run) -> str:
     # Only known descriptive columns get the run's label: an unknown column may be a
     # metric this run did not measure, and a label there would break its numbers.
-    label_column = "run" if "run" in header else next(
-        (
-            name
-            for name in header
-            if name.lower() in DESCRIPTIVE_COLUMNS and name not in ("timestamp", "commit")
-        ),
-        None,
+    label_column = (
+        "run"
+        if "run" in header
+        else next(
+            (
+                name
+                for name in header
+                if name.lower() in DESCRIPTIVE_COLUMNS and name not in ("timestamp", "commit")
+            ),
+            None,
+        )
     )
     cells = []
     for name in header:

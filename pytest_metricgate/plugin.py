@@ -88,7 +88,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SESSION_KEY] = gate
     junit = config.getoption("xmlpath", None)
     # The path exactly as pytest's junitxml resolves it (relative to where pytest started).
-    junit_path = Path(os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(junit))))) if junit else None
+    junit_path = (
+        Path(os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(junit)))))
+        if junit
+        else None
+    )
     config.pluginmanager.register(_ControllerPlugin(gate, sink, junit_path), "metricgate-controller")
 
 
@@ -237,7 +241,9 @@ class _ControllerPlugin:
         terminalreporter.ensure_newline()
         terminalreporter.section("metric gate")
         if self.gate.result is None:
-            terminalreporter.write_line(f"metric gate: not judged: {self.skipped_because or 'no result'}", yellow=True)
+            terminalreporter.write_line(
+                f"metric gate: not judged: {self.skipped_because or 'no result'}", yellow=True
+            )
             return
         quiet = terminalreporter.config.get_verbosity() < 0
         for line in terminal_lines(self.gate.result, details=self.gate.details, quiet=quiet):

@@ -104,9 +104,7 @@ def _as_array(x: Any, func: str, name: str) -> NDArray[Any]:
 
 def _is_nan_scalar(value: object) -> bool:
     """True for float-like NaN (Python or numpy), which never equals itself."""
-    return isinstance(value, (float, complex, np.floating, np.complexfloating)) and (
-        value != value
-    )
+    return isinstance(value, (float, complex, np.floating, np.complexfloating)) and bool(np.isnan(value))
 
 
 def _numeric_sample(x: Any, func: str, name: str) -> NDArray[Any]:
@@ -130,8 +128,7 @@ def _numeric_sample(x: Any, func: str, name: str) -> NDArray[Any]:
         for value in arr:
             if value is not None and not isinstance(value, (numbers.Real, np.bool_)):
                 raise ValueError(
-                    f"{func}: {name} must contain only numbers or None, got "
-                    f"{type(value).__name__}"
+                    f"{func}: {name} must contain only numbers or None, got {type(value).__name__}"
                 )
     if arr.dtype.kind in "fO":
         try:
@@ -246,10 +243,9 @@ def _row_key(row: Any, func: str, index: int) -> Hashable:
         hash(row)
     except TypeError as exc:
         raise ValueError(
-            f"{func}: row {index} ({type(row).__name__}) is not hashable and cannot "
-            "be compared"
+            f"{func}: row {index} ({type(row).__name__}) is not hashable and cannot be compared"
         ) from exc
-    return row
+    return cast(Hashable, row)
 
 
 def _count_distinct_numeric_rows(arr: NDArray[Any]) -> int:
@@ -295,9 +291,7 @@ def duplicate_rate(rows: ArrayLike | Iterable[Any]) -> float:
         items: list[Any] | None = None
     else:
         if not isinstance(rows, Iterable):
-            raise ValueError(
-                f"{func}: rows must be a sequence or array, got {type(rows).__name__}"
-            )
+            raise ValueError(f"{func}: rows must be a sequence or array, got {type(rows).__name__}")
         items = list(rows)
         try:
             arr = np.asarray(items)
@@ -312,7 +306,7 @@ def duplicate_rate(rows: ArrayLike | Iterable[Any]) -> float:
             raise ValueError(f"{func}: rows is empty")
         if arr.dtype.kind in "biufc":
             n = arr.shape[0]
-            return (n - _count_distinct_numeric_rows(arr.reshape(n, -1))) / n
+            return float((n - _count_distinct_numeric_rows(arr.reshape(n, -1))) / n)
     if items is None:
         # rows was a non-numeric ndarray; iterate its first axis. (For other
         # inputs the original items are kept: np.asarray may have coerced
@@ -612,7 +606,7 @@ def _category_key(value: Any, func: str, name: str, index: int) -> Hashable:
             f"{func}: {name}[{index}] ({type(value).__name__}) is not hashable and "
             "cannot be used as a category"
         ) from exc
-    return value
+    return cast(Hashable, value)
 
 
 def _category_counts(values: Any, func: str, name: str) -> dict[Hashable, int]:
@@ -620,16 +614,12 @@ def _category_counts(values: Any, func: str, name: str) -> dict[Hashable, int]:
         raise ValueError(f"{func}: {name} must be a sequence of categories, got a string")
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
-            raise ValueError(
-                f"{func}: {name} must be one-dimensional, got shape {values.shape}"
-            )
+            raise ValueError(f"{func}: {name} must be one-dimensional, got shape {values.shape}")
         items: Iterable[Any] = values.tolist()
     elif isinstance(values, Iterable):
         items = values
     else:
-        raise ValueError(
-            f"{func}: {name} must be a sequence of categories, got {type(values).__name__}"
-        )
+        raise ValueError(f"{func}: {name} must be a sequence of categories, got {type(values).__name__}")
     counts: dict[Hashable, int] = {}
     for index, value in enumerate(items):
         key = _category_key(value, func, name, index)

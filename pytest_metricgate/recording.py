@@ -57,12 +57,12 @@ class MetricGate:
             raise TypeError(
                 f"metric_gate.record({name!r}): value must be a number, got {type(value).__name__} {value!r}"
             )
-        if n is not None and (
-            not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1
-        ):
+        if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1):
             raise TypeError(f"metric_gate.record({name!r}): n must be an integer >= 1, got {n!r}")
         if self._sink is not None:
-            self._sink.append(Recorded(name=name, value=float(value), n=None if n is None else int(n), test=self._test))
+            self._sink.append(
+                Recorded(name=name, value=float(value), n=None if n is None else int(n), test=self._test)
+            )
 
     def record_drift(self, name: str, reference: Any, current: Any, *, bins: int = 10) -> None:
         """Record ``NAME.psi`` and ``NAME.ks`` (the KS statistic D) for one feature in one call."""
@@ -76,14 +76,19 @@ class MetricGate:
 
 def _check_name(name: object) -> None:
     if not isinstance(name, str):
-        raise TypeError(f"metric_gate.record: metric name must be a string, got {type(name).__name__} {name!r}")
+        raise TypeError(
+            f"metric_gate.record: metric name must be a string, got {type(name).__name__} {name!r}"
+        )
     if not name.strip():
         raise ValueError(f"metric_gate.record: metric name must not be empty, got {name!r}")
 
 
-def merge(records: Iterable[Recorded]) -> tuple[dict[str, Measurement], dict[str, str], dict[str, tuple[str, ...]]]:
+def merge(
+    records: Iterable[Recorded],
+) -> tuple[dict[str, Measurement], dict[str, str], dict[str, tuple[str, ...]]]:
     """Values by name, the test that recorded each, and names recorded more than once (with every test)."""
     from .values import Measurement  # only the gate needs it: keep the fixture's import light
+
     values: dict[str, Measurement] = {}
     sources: dict[str, str] = {}
     by_name: dict[str, list[str]] = {}

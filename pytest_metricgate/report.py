@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import io
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .gate import FAIL, PASS, UNGATED, WARN, GateResult, Verdict, format_value
 
@@ -28,7 +30,11 @@ _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
 )
 _VERDICT_ORDER = {FAIL: 0, WARN: 1, PASS: 2, UNGATED: 3}
-_VERDICT_MARKUP = {FAIL: {"red": True, "bold": True}, WARN: {"yellow": True, "bold": True}, PASS: {"green": True}}
+_VERDICT_MARKUP = {
+    FAIL: {"red": True, "bold": True},
+    WARN: {"yellow": True, "bold": True},
+    PASS: {"green": True},
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ def find_shifts(labels: Sequence[str], values: Sequence[float | None]) -> tuple[
     positions = [index for index, value in enumerate(values) if value is not None and math.isfinite(value)]
     found = level_shifts([values[index] for index in positions])  # type: ignore[misc]
     return tuple(
-        Shift(positions[shift.index], labels[positions[shift.index]], shift.before, shift.after) for shift in found
+        Shift(positions[shift.index], labels[positions[shift.index]], shift.before, shift.after)
+        for shift in found
     )
 
 
@@ -166,7 +173,7 @@ def summary_json(
     notes: Sequence[str] | None = None,
     extra: Mapping[str, object] | None = None,
     shifts: Mapping[str, Sequence[Shift]] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The ``summary.json`` document: status, and each metric with its numbers, reasons and chart file."""
     metrics = []
     for v in result.verdicts:
@@ -190,7 +197,7 @@ def summary_json(
             }
         )
     listed = list(result.notes if notes is None else notes)
-    document: dict = {"status": result.status, "headline": result.headline(), "notes": listed}
+    document: dict[str, Any] = {"status": result.status, "headline": result.headline(), "notes": listed}
     if extra:
         document.update(extra)
     document["metrics"] = metrics
@@ -212,7 +219,10 @@ def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
     shown = [v for v in rows if v.verdict in (FAIL, WARN)]
     shown += [v for v in rows if v.verdict not in (FAIL, WARN)][: max(0, _MARKDOWN_ROWS - len(shown))]
     if rows:
-        lines += ["| metric | current | baseline | limits | verdict | reasons |", "|---|---:|---:|---|---|---|"]
+        lines += [
+            "| metric | current | baseline | limits | verdict | reasons |",
+            "|---|---:|---:|---|---|---|",
+        ]
         for v in shown:
             verdict = f"**{v.verdict.upper()}**" if v.verdict in (FAIL, WARN) else v.verdict
             cells = [
@@ -269,7 +279,9 @@ def index_html(
         figures.append(_figure("overview", "overview", "every metric", overview))
     for v in ordered(result.verdicts):
         if v.name in charts:
-            figures.append(_figure(f"chart-{_anchor(v.name)}", v.name, f"{v.name}: {v.verdict}", charts[v.name]))
+            figures.append(
+                _figure(f"chart-{_anchor(v.name)}", v.name, f"{v.name}: {v.verdict}", charts[v.name])
+            )
     note_items = "".join(f"<li>{e(note)}</li>" for note in notes)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -369,15 +381,14 @@ def add_to_junit_file(path: Path, cases: Sequence[ET.Element]) -> None:
     failed = sum(1 for case in cases if case.find("failure") is not None)
     for attribute, added in (("tests", len(cases)), ("failures", failed)):
         suite.set(attribute, str(int(suite.get(attribute, "0")) + added))
-    buffer = tempfile.SpooledTemporaryFile()
+    buffer = io.BytesIO()
     tree.write(buffer, encoding="utf-8", xml_declaration=True)
-    buffer.seek(0)
-    _write_atomically(path, buffer.read())
+    _write_atomically(path, buffer.getvalue())
 
 
 def _json_number(value: float | None) -> float | str | None:
     # JSON has no NaN or infinity; write them as strings so the file stays strict JSON.
-    if value is None or value == value and value not in (float("inf"), float("-inf")):
+    if value is None or math.isfinite(value):
         return value
     return str(value)
 

@@ -8,15 +8,15 @@ and ``append_history``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import history as history_store
+from . import runinfo
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, MetricGateError
 from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
@@ -53,7 +53,7 @@ class GateSession:
     series: dict[str, Series] = field(default_factory=dict)
     chart_files: dict[str, str] = field(default_factory=dict)
     details: list[str] = field(default_factory=list)
-    summary: dict | None = None
+    summary: dict[str, Any] | None = None
     invocation_dir: Path | None = None
 
     @property
@@ -78,9 +78,15 @@ class GateSession:
             tail = history_store.read(config.history, limit=runs_needed(config), gated=config.gated_names)
         current = {}
         if config.current is not None:
-            current = read_current_file(config.current, config.current_shown or str(config.current), config.gated_names)
+            current = read_current_file(
+                config.current, config.current_shown or str(config.current), config.gated_names
+            )
         return cls(
-            config=config, record_requested=record, history=tail, current_file=current, invocation_dir=invocation_dir
+            config=config,
+            record_requested=record,
+            history=tail,
+            current_file=current,
+            invocation_dir=invocation_dir,
         )
 
     # -- judging -----------------------------------------------------------
@@ -132,7 +138,9 @@ class GateSession:
             notes.append(f"first run: {spec.shown} holds no runs yet, so there is no baseline")
         return notes
 
-    def build_series(self, runs: Sequence[Run], values: dict[str, Measurement], settings: Settings) -> dict[str, Series]:
+    def build_series(
+        self, runs: Sequence[Run], values: dict[str, Measurement], settings: Settings
+    ) -> dict[str, Series]:
         """Each metric's charted points, with its breaching runs and level shifts.
 
         The breaches and shifts are searched per metric, shared among processes
@@ -150,7 +158,14 @@ class GateSession:
         # every metric shares the runs, so this is worked out once.
         shift_labels = tuple(label or place for label, place in zip(labels, display_labels(labels)))
         jobs = [
-            (rules.get(name), [run.metrics.get(name) for run in runs], values.get(name), settings, skipped, shift_labels)
+            (
+                rules.get(name),
+                [run.metrics.get(name) for run in runs],
+                values.get(name),
+                settings,
+                skipped,
+                shift_labels,
+            )
             for name in names
         ]
         analysed, _ = parallel.starmap(_analyse_metric, jobs)
@@ -192,7 +207,9 @@ class GateSession:
         self.summary = summary
         files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
         files["summary.md"] = markdown.encode()
-        files["index.html"] = index_html(self.result, charts=chart_bytes, overview=overview, notes=notes).encode()
+        files["index.html"] = index_html(
+            self.result, charts=chart_bytes, overview=overview, notes=notes
+        ).encode()
         try:
             write_report_dir(self.config.report_dir, files)
         except OSError as exc:
@@ -235,15 +252,12 @@ class GateSession:
             return
         values = dict(self.current_file)
         values.update(merge(self.records)[0])
-        run = Run(
-            metrics=values,
-            run=os.environ.get("METRICGATE_RUN_LABEL") or None,
-            timestamp=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-            commit=_commit(self.config.source.parent),
+        info = runinfo.detect(directory=self.config.source.parent)
+        run = Run(metrics=values, run=info.label, timestamp=info.timestamp, commit=info.commit)
+        history_store.append(
+            self.config.history, run, column_order=[rule.name for rule in self.config.metrics]
         )
-        history_store.append(self.config.history, run, column_order=[rule.name for rule in self.config.metrics])
         self.details.append(f"history: appended this run to {self.config.history.shown}")
-
 
     def send_alerts(self) -> None:
         """``[tool.metricgate.alerts]``: run once when the gate failed (or warned, with ``on = "warn"``)."""
@@ -287,7 +301,8 @@ def runs_needed(config: GateConfig) -> int:
     window; ``max-sigma`` needs ``min-history`` runs before it judges.
     """
     judging = max(
-        (max(config.window + rule.patience, rule.min_history) for rule in config.metrics), default=config.window
+        (max(config.window + rule.patience, rule.min_history) for rule in config.metrics),
+        default=config.window,
     )
     return max(config.chart_runs, judging) + 1
 
@@ -304,21 +319,6 @@ def _plural(count: int, noun: str) -> str:
 
 def _value_or_none(measurement: Measurement | None) -> float | None:
     return None if measurement is None else measurement.value
-
-
-def _commit(directory: os.PathLike[str] | str) -> str | None:
-    """The commit being gated: from the CI's environment, else ``git rev-parse HEAD``, else unknown."""
-    for variable in ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILD_SOURCEVERSION", "GIT_COMMIT"):
-        if os.environ.get(variable):
-            return os.environ[variable]
-    try:
-        completed = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = completed.stdout.strip()
-    return sha if completed.returncode == 0 and sha else None
 
 
 __all__ = ["GateSession", "MetricGateError", "runs_needed"]

@@ -19,12 +19,14 @@ expected to filter missing values first.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import statistics
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
 __all__ = [
     "BASELINE_METHODS",
@@ -360,7 +362,7 @@ def _noise_sigma(data: list[float]) -> float:
     shifts or outliers.  In a noiseless series the result is driven by the
     jumps themselves, which is what makes a step in such a series stand out.
     """
-    differences = [b - a for a, b in zip(data, data[1:])]
+    differences = [b - a for a, b in itertools.pairwise(data)]
     centre = _median(differences)
     mad = _median([abs(d - centre) for d in differences])
     robust = mad * _MAD_TO_SIGMA / math.sqrt(2.0)
@@ -417,7 +419,7 @@ def _optimal_changes(scaled: list[float], penalty: float, min_segment: int) -> l
     never = n + 1
     # A live candidate is [sorted segment, sum of its lower half, its sum,
     # best[start], start, first end it is no longer needed for].
-    live: list[list] = []
+    live: list[list[Any]] = []
     insort_position = bisect_right
 
     for t in range(min_segment, n + 1):
@@ -552,8 +554,7 @@ def level_shifts(values: Sequence[float], *, min_segment: int = 2) -> list[Level
 
     changes = _optimal_changes(scaled, penalty, minimum)
     bounds = [0, *changes, n]
-    levels = [_median(data[a:b]) for a, b in zip(bounds, bounds[1:])]
+    levels = [_median(data[a:b]) for a, b in itertools.pairwise(bounds)]
     return [
-        LevelShift(index=change, before=levels[k], after=levels[k + 1])
-        for k, change in enumerate(changes)
+        LevelShift(index=change, before=levels[k], after=levels[k + 1]) for k, change in enumerate(changes)
     ]

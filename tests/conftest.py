@@ -57,7 +57,9 @@ class Project:
         ]
         return self.jsonl(name, runs)
 
-    def records(self, values: Mapping[str, float | tuple[float, int]], *, name: str = "test_metrics.py") -> Path:
+    def records(
+        self, values: Mapping[str, float | tuple[float, int]], *, name: str = "test_metrics.py"
+    ) -> Path:
         """A test file with one test that records each value (``(value, n)`` records ``n`` too)."""
         lines = ["def test_record(metric_gate):"]
         for metric, value in values.items():
@@ -79,7 +81,9 @@ class Project:
     def snapshot(self) -> dict[str, tuple[bytes, int]]:
         """Bytes and mtime of every file the test wrote, to prove a run changed none of them."""
         return {
-            name: (path.read_bytes(), path.stat().st_mtime_ns) for name, path in self.written.items() if path.is_file()
+            name: (path.read_bytes(), path.stat().st_mtime_ns)
+            for name, path in self.written.items()
+            if path.is_file()
         }
 
 

@@ -18,8 +18,16 @@ from pytest_metricgate.report import Series
 
 WEEKS = [0.89, 0.90, 0.91, 0.91, 0.92, 0.91, 0.90, 0.89, 0.87, 0.85, 0.86, 0.86]
 RULE = MetricRule("accuracy", min=0.88, max_drop=0.02)
-FAILED = Verdict("accuracy", "fail", 0.86, baseline=0.87, baseline_text="median 0.870 of last 5",
-                 limits="min 0.88", reasons=("below min 0.88",), severity="error")
+FAILED = Verdict(
+    "accuracy",
+    "fail",
+    0.86,
+    baseline=0.87,
+    baseline_text="median 0.870 of last 5",
+    limits="min 0.88",
+    reasons=("below min 0.88",),
+    severity="error",
+)
 
 
 def weekly_series(values=WEEKS):
@@ -42,7 +50,7 @@ def rendered(figure):
 def pixel_rows(axes, pixels, y):
     """The image row where data value ``y`` is drawn."""
     _, display_y = axes.transData.transform((0, y))
-    return pixels.shape[0] - int(round(display_y))
+    return pixels.shape[0] - round(display_y)
 
 
 def near(pixel, hex_colour, tolerance=40):
@@ -71,10 +79,12 @@ def test_the_min_line_is_drawn_at_its_value_in_the_limit_colour():
 def test_the_current_point_is_highlighted_in_its_verdict_colour():
     for verdict_name, value in (("fail", 0.86), ("pass", 0.93)):
         values = [*WEEKS[:-1], value]
-        verdict = Verdict("accuracy", verdict_name, value, baseline=0.87, baseline_text="median", severity="error")
+        verdict = Verdict(
+            "accuracy", verdict_name, value, baseline=0.87, baseline_text="median", severity="error"
+        )
         pixels, axes = rendered(charts.metric_figure(weekly_series(values), verdict, RULE))
         x, y = axes.transData.transform((len(values) - 1, value))
-        centre = pixels[pixels.shape[0] - int(round(y)), int(round(x))]
+        centre = pixels[pixels.shape[0] - round(y), round(x)]
         assert near(centre, charts.VERDICT_COLOURS[verdict_name]), (verdict_name, centre)
 
 
@@ -112,7 +122,8 @@ def test_svg_files_are_valid_xml_and_identical_for_identical_input():
 @pytest.mark.parametrize("count", [1, 3, 30])
 def test_the_overview_draws_every_metric(count):
     series = [
-        Series(f"m{i}", ("1", "2", "3"), (0.5 + i / 100, 0.6, 0.4), (False, False, False), True) for i in range(count)
+        Series(f"m{i}", ("1", "2", "3"), (0.5 + i / 100, 0.6, 0.4), (False, False, False), True)
+        for i in range(count)
     ]
     verdicts = {s.name: Verdict(s.name, "pass", 0.4) for s in series}
     figure = charts.overview_figure(series, verdicts, {})

@@ -29,7 +29,12 @@ def test_defaults(tmp_path):
     assert config.history is None
     assert config.current is None
     assert config.report_dir == tmp_path / "metricgate-report"
-    assert (config.baseline, config.window, config.chart_format, config.chart_runs) == ("median", 5, "png", 200)
+    assert (config.baseline, config.window, config.chart_format, config.chart_runs) == (
+        "median",
+        5,
+        "png",
+        200,
+    )
     assert config.metrics == ()
 
 
@@ -66,7 +71,9 @@ def test_a_full_table(tmp_path):
     assert (config.baseline, config.window) == ("best", 3)
     assert config.metrics == (
         MetricRule("accuracy", min=0.88, max_drop=0.02),
-        MetricRule("latency_ms", max=50.0, max_drop_pct=10.0, direction="lower", severity="warning", required=False),
+        MetricRule(
+            "latency_ms", max=50.0, max_drop_pct=10.0, direction="lower", severity="warning", required=False
+        ),
         MetricRule("eval.f1", min=0.0),
     )
 
@@ -110,7 +117,9 @@ def test_alerts(tmp_path):
         timeout=60.0,
         webhook_env="SLACK_WEBHOOK_URL",
         network_timeout=10.0,
-        email=EmailSettings("smtp.example.com", 587, "gate@example.com", ("team@example.com",), "SMTP_USER", "SMTP_PASSWORD"),
+        email=EmailSettings(
+            "smtp.example.com", 587, "gate@example.com", ("team@example.com",), "SMTP_USER", "SMTP_PASSWORD"
+        ),
     )
 
 
@@ -129,7 +138,9 @@ def test_nested_metric_tables_give_dotted_names(tmp_path):
 
 
 def test_inline_history(tmp_path):
-    config = load_text(tmp_path, "[tool.metricgate]\nhistory = { accuracy = [0.89, 0.90], recall = [0.87, 1] }\n")
+    config = load_text(
+        tmp_path, "[tool.metricgate]\nhistory = { accuracy = [0.89, 0.90], recall = [0.87, 1] }\n"
+    )
     assert config.history.kind == "inline"
     assert config.history.inline == {"accuracy": (0.89, 0.90), "recall": (0.87, 1.0)}
 
@@ -139,7 +150,9 @@ def test_command_line_paths_win_and_are_relative_to_where_pytest_started(tmp_pat
     config = load_text(
         tmp_path,
         '[tool.metricgate]\nhistory = "h.jsonl"\ncurrent = "c.json"\n',
-        overrides=Overrides(history=elsewhere / "x.csv", current=elsewhere / "m.json", report_dir=elsewhere / "r"),
+        overrides=Overrides(
+            history=elsewhere / "x.csv", current=elsewhere / "m.json", report_dir=elsewhere / "r"
+        ),
     )
     assert (config.history.kind, config.history.path) == ("csv", elsewhere / "x.csv")
     assert config.current == elsewhere / "m.json"
@@ -165,49 +178,175 @@ def test_unknown_keys_are_errors_under_strict_config(tmp_path):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("[tool.metricgate\n", "pyproject.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)"),
+        (
+            "[tool.metricgate\n",
+            "pyproject.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)",
+        ),
         ("[tool]\nmetricgate = 3\n", "pyproject.toml: [tool.metricgate] must be a table, got 3"),
-        ("[project]\nname = 'x'\n", "pyproject.toml: no [tool.metricgate] table; --metric-gate needs it to know which metrics to gate"),
-        ("[tool.metricgate]\nwindow = 0\n", "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 0"),
-        ("[tool.metricgate]\nwindow = 2.5\n", "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 2.5"),
-        ("[tool.metricgate]\nwindow = true\n", "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got true"),
-        ("[tool.metricgate]\nbaseline = 'average'\n", 'pyproject.toml: [tool.metricgate] baseline must be "last" or "best" or "mean" or "median", got "average"'),
-        ("[tool.metricgate]\nhistory = 'h.txt'\n", 'pyproject.toml: [tool.metricgate] history must name a .jsonl or .csv file, got "h.txt"'),
-        ("[tool.metricgate]\nhistory = 3\n", "pyproject.toml: [tool.metricgate] history must be a path to a .jsonl or .csv file, or a table of arrays, got 3"),
-        ("[tool.metricgate]\ncurrent = ''\n", 'pyproject.toml: [tool.metricgate] current must be a path to a JSON file, got ""'),
-        ("[tool.metricgate]\nreport-dir = 1\n", "pyproject.toml: [tool.metricgate] report-dir must be a non-empty string, got 1"),
-        ("[tool.metricgate]\nhistory = { a = [1, 2], b = [1] }\n", "pyproject.toml: [tool.metricgate.history] arrays must have equal lengths (one per run): a has 2, b has 1"),
-        ("[tool.metricgate]\nhistory = { a = [1, 'x'] }\n", 'pyproject.toml: [tool.metricgate.history] a[1] must be a number, got "x"'),
-        ("[tool.metricgate]\nhistory = { a = 1 }\n", "pyproject.toml: [tool.metricgate.history] a must be an array of numbers, got 1"),
-        ("[tool.metricgate]\nmetrics = 1\n", "pyproject.toml: [tool.metricgate] metrics must be a table of metric tables, got 1"),
-        ("[tool.metricgate.metrics]\nacc = 0.9\n", "pyproject.toml: [tool.metricgate.metrics] acc must be a table of limits, got 0.9"),
-        ("[tool.metricgate.metrics.acc]\nmin = 'high'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] min must be a finite number, got "high"'),
-        ("[tool.metricgate.metrics.acc]\nmax = nan\n", "pyproject.toml: [tool.metricgate.metrics.acc] max must be a finite number, got nan"),
-        ("[tool.metricgate.metrics.acc]\nmin = 0.9\nmax = 0.8\n", "pyproject.toml: [tool.metricgate.metrics.acc] min must not exceed max, got min 0.9 > max 0.8"),
-        ("[tool.metricgate.metrics.acc]\nmax-drop = -0.1\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-drop must be a number >= 0, got -0.1"),
-        ("[tool.metricgate.metrics.acc]\nmax-drop-pct = -1\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-drop-pct must be a number >= 0, got -1"),
-        ("[tool.metricgate.metrics.acc]\ndirection = 'up'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] direction must be "higher" or "lower", got "up"'),
-        ("[tool.metricgate.metrics.acc]\nseverity = 'fatal'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] severity must be "error" or "warning", got "fatal"'),
-        ("[tool.metricgate.metrics.acc]\nrequired = 'yes'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] required must be true or false, got "yes"'),
-        ("[tool.metricgate.metrics.acc]\nconfidence = 95\n", "pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got 95"),
-        ("[tool.metricgate.metrics.acc]\nconfidence = 1\n", "pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got 1"),
-        ("[tool.metricgate.metrics.acc]\nconfidence = '95%'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got "95%"'),
-        ("[tool.metricgate.metrics.acc]\nmax-sigma = 0\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma must be a number > 0, got 0"),
-        ("[tool.metricgate.metrics.acc]\nmax-sigma = 'three'\n", 'pyproject.toml: [tool.metricgate.metrics.acc] max-sigma must be a finite number, got "three"'),
-        ("[tool.metricgate.metrics.acc]\nmin-history = 1\n", "pyproject.toml: [tool.metricgate.metrics.acc] min-history must be an integer >= 2, got 1"),
-        ("[tool.metricgate.metrics.acc]\npatience = 0\n", "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 0"),
-        ("[tool.metricgate.metrics.acc]\npatience = 1.5\n", "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 1.5"),
-        ("[tool.metricgate]\nwindow = 1\n[tool.metricgate.metrics.acc]\nmax-sigma = 3\n", "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma needs [tool.metricgate] window >= 2 (one run has no standard deviation), got window 1"),
-        ("[tool.metricgate]\nalerts = 'email'\n", 'pyproject.toml: [tool.metricgate] alerts must be a table, got "email"'),
-        ("[tool.metricgate.alerts]\non = 'always'\n", 'pyproject.toml: [tool.metricgate.alerts] on must be "fail" or "warn", got "always"'),
-        ("[tool.metricgate.alerts]\ncommand = ''\n", 'pyproject.toml: [tool.metricgate.alerts] command must be a non-empty shell command, got ""'),
-        ("[tool.metricgate.alerts]\ntimeout = -5\n", "pyproject.toml: [tool.metricgate.alerts] timeout must be a number > 0, got -5"),
-        ("[tool.metricgate.alerts]\nwebhook-env = 'https://hooks.example/x'\n", 'pyproject.toml: [tool.metricgate.alerts] webhook-env must be the name of an environment variable, got "https://hooks.example/x"'),
-        ("[tool.metricgate.alerts.email]\nfrom = 'a@b.c'\nto = ['d@e.f']\n", "pyproject.toml: [tool.metricgate.alerts.email] needs smtp-host"),
-        ("[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nfrom = 'a@b.c'\nto = []\n", "pyproject.toml: [tool.metricgate.alerts.email] to must be a list of e-mail addresses, got []"),
-        ("[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nfrom = 'gate'\nto = ['d@e.f']\n", 'pyproject.toml: [tool.metricgate.alerts.email] from must be an e-mail address, got "gate"'),
-        ("[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nsmtp-port = 70000\nfrom = 'a@b.c'\nto = ['d@e.f']\n", "pyproject.toml: [tool.metricgate.alerts.email] smtp-port must be a port number from 1 to 65535, got 70000"),
-        ('[tool.metricgate.metrics."a b"]\nmin = []\n', 'pyproject.toml: [tool.metricgate.metrics."a b"] min must be a finite number, got []'),
+        (
+            "[project]\nname = 'x'\n",
+            "pyproject.toml: no [tool.metricgate] table; --metric-gate needs it to know which metrics to gate",
+        ),
+        (
+            "[tool.metricgate]\nwindow = 0\n",
+            "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 0",
+        ),
+        (
+            "[tool.metricgate]\nwindow = 2.5\n",
+            "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 2.5",
+        ),
+        (
+            "[tool.metricgate]\nwindow = true\n",
+            "pyproject.toml: [tool.metricgate] window must be an integer >= 1, got true",
+        ),
+        (
+            "[tool.metricgate]\nbaseline = 'average'\n",
+            'pyproject.toml: [tool.metricgate] baseline must be "last" or "best" or "mean" or "median", got "average"',
+        ),
+        (
+            "[tool.metricgate]\nhistory = 'h.txt'\n",
+            'pyproject.toml: [tool.metricgate] history must name a .jsonl or .csv file, got "h.txt"',
+        ),
+        (
+            "[tool.metricgate]\nhistory = 3\n",
+            "pyproject.toml: [tool.metricgate] history must be a path to a .jsonl or .csv file, or a table of arrays, got 3",
+        ),
+        (
+            "[tool.metricgate]\ncurrent = ''\n",
+            'pyproject.toml: [tool.metricgate] current must be a path to a JSON file, got ""',
+        ),
+        (
+            "[tool.metricgate]\nreport-dir = 1\n",
+            "pyproject.toml: [tool.metricgate] report-dir must be a non-empty string, got 1",
+        ),
+        (
+            "[tool.metricgate]\nhistory = { a = [1, 2], b = [1] }\n",
+            "pyproject.toml: [tool.metricgate.history] arrays must have equal lengths (one per run): a has 2, b has 1",
+        ),
+        (
+            "[tool.metricgate]\nhistory = { a = [1, 'x'] }\n",
+            'pyproject.toml: [tool.metricgate.history] a[1] must be a number, got "x"',
+        ),
+        (
+            "[tool.metricgate]\nhistory = { a = 1 }\n",
+            "pyproject.toml: [tool.metricgate.history] a must be an array of numbers, got 1",
+        ),
+        (
+            "[tool.metricgate]\nmetrics = 1\n",
+            "pyproject.toml: [tool.metricgate] metrics must be a table of metric tables, got 1",
+        ),
+        (
+            "[tool.metricgate.metrics]\nacc = 0.9\n",
+            "pyproject.toml: [tool.metricgate.metrics] acc must be a table of limits, got 0.9",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmin = 'high'\n",
+            'pyproject.toml: [tool.metricgate.metrics.acc] min must be a finite number, got "high"',
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmax = nan\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] max must be a finite number, got nan",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmin = 0.9\nmax = 0.8\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] min must not exceed max, got min 0.9 > max 0.8",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmax-drop = -0.1\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] max-drop must be a number >= 0, got -0.1",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmax-drop-pct = -1\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] max-drop-pct must be a number >= 0, got -1",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\ndirection = 'up'\n",
+            'pyproject.toml: [tool.metricgate.metrics.acc] direction must be "higher" or "lower", got "up"',
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nseverity = 'fatal'\n",
+            'pyproject.toml: [tool.metricgate.metrics.acc] severity must be "error" or "warning", got "fatal"',
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nrequired = 'yes'\n",
+            'pyproject.toml: [tool.metricgate.metrics.acc] required must be true or false, got "yes"',
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nconfidence = 95\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got 95",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nconfidence = 1\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got 1",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nconfidence = '95%'\n",
+            'pyproject.toml: [tool.metricgate.metrics.acc] confidence must be a number between 0 and 1 (exclusive), such as 0.95, got "95%"',
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmax-sigma = 0\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma must be a number > 0, got 0",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmax-sigma = 'three'\n",
+            'pyproject.toml: [tool.metricgate.metrics.acc] max-sigma must be a finite number, got "three"',
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\nmin-history = 1\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] min-history must be an integer >= 2, got 1",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\npatience = 0\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 0",
+        ),
+        (
+            "[tool.metricgate.metrics.acc]\npatience = 1.5\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] patience must be an integer >= 1, got 1.5",
+        ),
+        (
+            "[tool.metricgate]\nwindow = 1\n[tool.metricgate.metrics.acc]\nmax-sigma = 3\n",
+            "pyproject.toml: [tool.metricgate.metrics.acc] max-sigma needs [tool.metricgate] window >= 2 (one run has no standard deviation), got window 1",
+        ),
+        (
+            "[tool.metricgate]\nalerts = 'email'\n",
+            'pyproject.toml: [tool.metricgate] alerts must be a table, got "email"',
+        ),
+        (
+            "[tool.metricgate.alerts]\non = 'always'\n",
+            'pyproject.toml: [tool.metricgate.alerts] on must be "fail" or "warn", got "always"',
+        ),
+        (
+            "[tool.metricgate.alerts]\ncommand = ''\n",
+            'pyproject.toml: [tool.metricgate.alerts] command must be a non-empty shell command, got ""',
+        ),
+        (
+            "[tool.metricgate.alerts]\ntimeout = -5\n",
+            "pyproject.toml: [tool.metricgate.alerts] timeout must be a number > 0, got -5",
+        ),
+        (
+            "[tool.metricgate.alerts]\nwebhook-env = 'https://hooks.example/x'\n",
+            'pyproject.toml: [tool.metricgate.alerts] webhook-env must be the name of an environment variable, got "https://hooks.example/x"',
+        ),
+        (
+            "[tool.metricgate.alerts.email]\nfrom = 'a@b.c'\nto = ['d@e.f']\n",
+            "pyproject.toml: [tool.metricgate.alerts.email] needs smtp-host",
+        ),
+        (
+            "[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nfrom = 'a@b.c'\nto = []\n",
+            "pyproject.toml: [tool.metricgate.alerts.email] to must be a list of e-mail addresses, got []",
+        ),
+        (
+            "[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nfrom = 'gate'\nto = ['d@e.f']\n",
+            'pyproject.toml: [tool.metricgate.alerts.email] from must be an e-mail address, got "gate"',
+        ),
+        (
+            "[tool.metricgate.alerts.email]\nsmtp-host = 'mail'\nsmtp-port = 70000\nfrom = 'a@b.c'\nto = ['d@e.f']\n",
+            "pyproject.toml: [tool.metricgate.alerts.email] smtp-port must be a port number from 1 to 65535, got 70000",
+        ),
+        (
+            '[tool.metricgate.metrics."a b"]\nmin = []\n',
+            'pyproject.toml: [tool.metricgate.metrics."a b"] min must be a finite number, got []',
+        ),
     ],
 )
 def test_each_mistake_has_one_exact_message(tmp_path, body, message):

@@ -9,7 +9,9 @@ from conftest import EXAMPLES
 
 
 def copy_example(project, name):
-    shutil.copytree(EXAMPLES / name, project.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("metricgate-report"))
+    shutil.copytree(
+        EXAMPLES / name, project.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("metricgate-report")
+    )
 
 
 def test_the_model_evaluation_example_passes_and_records_through_the_fixture(project):

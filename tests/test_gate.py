@@ -31,17 +31,31 @@ def verdict_of(rule: MetricRule, value: float | None, history=(), settings=MEDIA
         pytest.param(MetricRule("acc", min=0.88), 0.90, "pass", (), id="above-min"),
         pytest.param(MetricRule("acc", min=0.88), 0.88, "pass", (), id="equal-to-min-passes"),
         pytest.param(MetricRule("acc", min=0.88), 0.8799, "fail", ("below min 0.88",), id="below-min"),
-        pytest.param(MetricRule("loss", max=0.3, direction="lower"), 0.3, "pass", (), id="equal-to-max-passes"),
-        pytest.param(MetricRule("loss", max=0.3, direction="lower"), 0.31, "fail", ("above max 0.3",), id="above-max"),
         pytest.param(
-            MetricRule("acc", min=0.5, max=0.6), 0.7, "fail", ("above max 0.6",), id="max-applies-to-higher-too"
+            MetricRule("loss", max=0.3, direction="lower"), 0.3, "pass", (), id="equal-to-max-passes"
+        ),
+        pytest.param(
+            MetricRule("loss", max=0.3, direction="lower"), 0.31, "fail", ("above max 0.3",), id="above-max"
+        ),
+        pytest.param(
+            MetricRule("acc", min=0.5, max=0.6),
+            0.7,
+            "fail",
+            ("above max 0.6",),
+            id="max-applies-to-higher-too",
         ),
         pytest.param(MetricRule("acc"), None, "fail", ("missing",), id="required-missing"),
-        pytest.param(MetricRule("acc", required=False), None, "pass", ("missing (optional)",), id="optional-missing"),
+        pytest.param(
+            MetricRule("acc", required=False), None, "pass", ("missing (optional)",), id="optional-missing"
+        ),
         pytest.param(MetricRule("acc", min=0.1), math.nan, "fail", ("not finite (nan)",), id="nan"),
         pytest.param(MetricRule("acc", max=1.0), math.inf, "fail", ("not finite (inf)",), id="inf"),
         pytest.param(
-            MetricRule("acc", min=0.88, severity="warning"), 0.80, "warn", ("below min 0.88",), id="severity-warning"
+            MetricRule("acc", min=0.88, severity="warning"),
+            0.80,
+            "warn",
+            ("below min 0.88",),
+            id="severity-warning",
         ),
         pytest.param(MetricRule("acc"), 0.5, "pass", (), id="no-limits"),
     ],
@@ -95,7 +109,12 @@ def test_absolute_limits(rule, value, verdict, reasons):
             id="lower-is-better-rise-fails",
         ),
         pytest.param(
-            MetricRule("latency", max_drop=10, direction="lower"), [100] * 3, 80, "pass", (), id="lower-improvement-passes"
+            MetricRule("latency", max_drop=10, direction="lower"),
+            [100] * 3,
+            80,
+            "pass",
+            (),
+            id="lower-improvement-passes",
         ),
         pytest.param(
             MetricRule("acc", max_drop=0.01), [0.5] * 3, 0.99, "pass", (), id="improvement-never-fails"
@@ -104,7 +123,11 @@ def test_absolute_limits(rule, value, verdict, reasons):
             MetricRule("acc", max_drop=0.01, min=0.5), [], 0.6, "pass", ("no baseline yet",), id="no-history"
         ),
         pytest.param(
-            MetricRule("acc", max_drop=0.01, min=0.7), [], 0.6, "fail", ("below min 0.7", "no baseline yet"),
+            MetricRule("acc", max_drop=0.01, min=0.7),
+            [],
+            0.6,
+            "fail",
+            ("below min 0.7", "no baseline yet"),
             id="no-history-absolute-still-applies",
         ),
         pytest.param(
@@ -125,8 +148,12 @@ def test_absolute_limits(rule, value, verdict, reasons):
         ),
         # non-finite history values are not measurements: the baseline skips them
         pytest.param(
-            MetricRule("acc", max_drop=0.02), [0.9, math.nan, 0.9], 0.85, "fail",
-            ("drop 0.050 > max-drop 0.02 vs median 0.900 of last 2",), id="nan-in-history-skipped",
+            MetricRule("acc", max_drop=0.02),
+            [0.9, math.nan, 0.9],
+            0.85,
+            "fail",
+            ("drop 0.050 > max-drop 0.02 vs median 0.900 of last 2",),
+            id="nan-in-history-skipped",
         ),
     ],
 )
@@ -201,8 +228,17 @@ def test_history_breaches_judge_each_run_against_the_runs_before_it():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.91, "0.910"), (0.025000000000000022, "0.025"), (0.8991008991, "0.8991"), (12.0, "12"),
-     (123.456, "123.5"), (0.0, "0.000"), (None, "-"), (math.nan, "nan"), (-0.005, "-0.005")],
+    [
+        (0.91, "0.910"),
+        (0.025000000000000022, "0.025"),
+        (0.8991008991, "0.8991"),
+        (12.0, "12"),
+        (123.456, "123.5"),
+        (0.0, "0.000"),
+        (None, "-"),
+        (math.nan, "nan"),
+        (-0.005, "-0.005"),
+    ],
 )
 def test_values_are_formatted_for_people(value, text):
     assert format_value(value) == text
@@ -233,7 +269,10 @@ def test_an_interval_wholly_below_min_fails():
 def test_without_n_confidence_falls_back_to_the_point_value_and_says_so():
     result = verdict_of_measurement(CONFIDENT_MIN, Measurement(0.8775))
     assert result.verdict == "fail"
-    assert result.reasons == ("confidence: no n was given, so the rules use the point value", "below min 0.88")
+    assert result.reasons == (
+        "confidence: no n was given, so the rules use the point value",
+        "below min 0.88",
+    )
 
 
 def test_a_value_outside_0_1_has_no_wilson_interval():
@@ -280,8 +319,10 @@ def test_a_set_that_cannot_tell_the_usual_level_from_min_warns():
     needed = smallest_n(0.885, 0.005)
     assert result.verdict == "warn"
     assert result.reasons == (
-        "evaluation set too small to resolve min 0.88 from the baseline 0.885 "
-        f"(\u00b10.03 at n=400, Wilson 95%; needs n\u2248{needed:,})",
+        (
+            "evaluation set too small to resolve min 0.88 from the baseline 0.885 "
+            f"(\u00b10.03 at n=400, Wilson 95%; needs n\u2248{needed:,})"
+        ),
     )
 
 
@@ -295,7 +336,9 @@ def test_the_drop_rule_is_judged_at_the_upper_end_too():
     rule = MetricRule("acc", max_drop=0.01, confidence=0.95)
     result = verdict_of_measurement(rule, Measurement(0.9, 400), [0.92] * 5)
     assert result.verdict == "warn"
-    assert result.reasons[0] == "inconclusive: 0.900 (0.8667\u20130.9257 at n=400, Wilson 95%) vs max-drop 0.01"
+    assert (
+        result.reasons[0] == "inconclusive: 0.900 (0.8667\u20130.9257 at n=400, Wilson 95%) vs max-drop 0.01"
+    )
 
 
 SIGMA = MetricRule("acc", max_sigma=3)
@@ -345,7 +388,10 @@ PATIENT = MetricRule("acc", min=0.88, patience=2)
 def test_a_first_breach_waits_for_patience():
     result = verdict_of(PATIENT, 0.84, [0.90, 0.90, 0.90])
     assert result.verdict == "warn"
-    assert result.reasons == ("below min 0.88", "breach 1 of 2 (patience: fails after 2 breaching runs in a row)")
+    assert result.reasons == (
+        "below min 0.88",
+        "breach 1 of 2 (patience: fails after 2 breaching runs in a row)",
+    )
 
 
 def test_a_second_breach_in_a_row_fails():

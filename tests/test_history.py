@@ -74,12 +74,27 @@ def test_reading_crosses_block_boundaries_without_splitting_lines(tmp_path):
         ("[1, 2]", 'h.jsonl: line 2: each line must be a JSON object with "metrics", found [1, 2]'),
         ('{"run": "a"}', 'h.jsonl: line 2: "metrics" must be an object of metric values, found none'),
         ('{"metrics": [0.9]}', 'h.jsonl: line 2: "metrics" must be an object of metric values, found [0.9]'),
-        ('{"metrics": {"acc": "0.9"}}', 'h.jsonl: line 2: metric "acc" must be a number or {"value": number, "n": integer}, got "0.9"'),
-        ('{"metrics": {"acc": true}}', 'h.jsonl: line 2: metric "acc" must be a number or {"value": number, "n": integer}, got true'),
-        ('{"metrics": {"acc": {"value": 0.9, "n": 0}}}', 'h.jsonl: line 2: metric "acc" "n" must be an integer >= 1, got 0'),
-        ('{"metrics": {}, "commit": 5.5, "run": []}', 'h.jsonl: line 2: "run" must be a string or null, found []'),
+        (
+            '{"metrics": {"acc": "0.9"}}',
+            'h.jsonl: line 2: metric "acc" must be a number or {"value": number, "n": integer}, got "0.9"',
+        ),
+        (
+            '{"metrics": {"acc": true}}',
+            'h.jsonl: line 2: metric "acc" must be a number or {"value": number, "n": integer}, got true',
+        ),
+        (
+            '{"metrics": {"acc": {"value": 0.9, "n": 0}}}',
+            'h.jsonl: line 2: metric "acc" "n" must be an integer >= 1, got 0',
+        ),
+        (
+            '{"metrics": {}, "commit": 5.5, "run": []}',
+            'h.jsonl: line 2: "run" must be a string or null, found []',
+        ),
         ('{"metrics": {}} trailing', "h.jsonl: line 2: not valid JSON: Extra data (column 17)"),
-        ('{"metrics": {"acc": 0.9,, }}', "h.jsonl: line 2: not valid JSON: Expecting property name enclosed in double quotes (column 25)"),
+        (
+            '{"metrics": {"acc": 0.9,, }}',
+            "h.jsonl: line 2: not valid JSON: Expecting property name enclosed in double quotes (column 25)",
+        ),
     ],
 )
 def test_a_malformed_line_is_an_error_naming_file_and_line(tmp_path, line, message):
@@ -100,9 +115,23 @@ def test_a_cut_off_line_is_a_warning_and_is_skipped(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    ['{', '{"', '{"metr', '{"metrics"', '{"metrics": ', '{"metrics": {"a": 0.', '{"metrics": {"a": 1e',
-     '{"metrics": {"a": -', '{"metrics": {"a": tr', '{"metrics": {"a": Infin', '{"m": "\\', '{"m": "\\u00',
-     '{"metrics": {"a": [1, 2', '{"metrics": {"a": 1}', '  {"run": "x",'],
+    [
+        "{",
+        '{"',
+        '{"metr',
+        '{"metrics"',
+        '{"metrics": ',
+        '{"metrics": {"a": 0.',
+        '{"metrics": {"a": 1e',
+        '{"metrics": {"a": -',
+        '{"metrics": {"a": tr',
+        '{"metrics": {"a": Infin',
+        '{"m": "\\',
+        '{"m": "\\u00',
+        '{"metrics": {"a": [1, 2',
+        '{"metrics": {"a": 1}',
+        '  {"run": "x",',
+    ],
 )
 def test_prefixes_of_json_objects_are_recognised_as_cut_off(text):
     assert is_cut_off_object(text)
@@ -110,8 +139,22 @@ def test_prefixes_of_json_objects_are_recognised_as_cut_off(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "[1, 2", '"text', '{"a": 1}}', '{"a": 1} x', '{"a": x', '{"a" 1', "{'a': 1", '{"a": 01',
-     '{"a": tru e', '{"a": "\\q', '{"a": 1,,', '{"metrics": {"a": 1}}'],
+    [
+        "",
+        "   ",
+        "[1, 2",
+        '"text',
+        '{"a": 1}}',
+        '{"a": 1} x',
+        '{"a": x',
+        '{"a" 1',
+        "{'a': 1",
+        '{"a": 01',
+        '{"a": tru e',
+        '{"a": "\\q',
+        '{"a": 1,,',
+        '{"metrics": {"a": 1}}',
+    ],
 )
 def test_other_malformed_text_is_not_mistaken_for_a_cut_off_write(text):
     assert not is_cut_off_object(text)
@@ -149,7 +192,9 @@ def test_append_writes_one_jsonl_line_with_n(tmp_path):
 
 
 def test_appending_to_an_inline_history_is_refused():
-    inline = HistorySpec(kind="inline", shown="pyproject.toml [tool.metricgate.history]", inline={"a": (1.0,)})
+    inline = HistorySpec(
+        kind="inline", shown="pyproject.toml [tool.metricgate.history]", inline={"a": (1.0,)}
+    )
     with pytest.raises(HistoryError, match="inline history is read-only"):
         history.append(inline, Run({"a": Measurement(1.0)}))
 
@@ -163,7 +208,9 @@ def test_a_directory_is_not_a_history(tmp_path):
 def test_an_unreadable_history_is_an_error(tmp_path):
     path = tmp_path / "h.jsonl"
     path.symlink_to(path)  # a loop: unreadable whoever runs the test, root included
-    with pytest.raises(HistoryError, match=r"^h.jsonl: cannot read history: Too many levels of symbolic links$"):
+    with pytest.raises(
+        HistoryError, match=r"^h.jsonl: cannot read history: Too many levels of symbolic links$"
+    ):
         read(path)
 
 
@@ -225,7 +272,9 @@ def test_csv_append_grows_the_header_through_a_replace(tmp_path):
     path = tmp_path / "h.csv"
     path.write_text("week,acc\n1,0.9\n2,0.8")  # no newline at the end
     path.chmod(0o640)
-    history.append(spec(path), Run({"acc": Measurement(0.7), "f1": Measurement(0.5)}, run="3"), column_order=["acc"])
+    history.append(
+        spec(path), Run({"acc": Measurement(0.7), "f1": Measurement(0.5)}, run="3"), column_order=["acc"]
+    )
     assert path.read_text() == "week,acc,f1\n1,0.9,\n2,0.8,\n3,0.7,0.5\n"
     assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["h.csv"]  # no temporary file left behind
@@ -233,7 +282,10 @@ def test_csv_append_grows_the_header_through_a_replace(tmp_path):
 
 def test_csv_is_created_with_describing_columns_first(tmp_path):
     path = tmp_path / "h.csv"
-    history.append(spec(path), Run({"b": Measurement(2.0), "a": Measurement(1.0)}, timestamp="t", commit="c"),
-                   column_order=["b"])
+    history.append(
+        spec(path),
+        Run({"b": Measurement(2.0), "a": Measurement(1.0)}, timestamp="t", commit="c"),
+        column_order=["b"],
+    )
     assert path.read_text() == "run,timestamp,commit,b,a\nt,t,c,2.0,1.0\n"
     assert read(path, gated={"a", "b"}).runs[0].metrics == {"b": Measurement(2.0), "a": Measurement(1.0)}

@@ -47,7 +47,9 @@ PARALLEL_EQUALS_SEQUENTIAL = textwrap.dedent(
 
 def test_charts_drawn_by_workers_are_byte_identical_to_charts_drawn_here():
     # a fresh interpreter: this one may have threads, where the gate never forks
-    completed = subprocess.run([sys.executable, "-c", PARALLEL_EQUALS_SEQUENTIAL], capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", PARALLEL_EQUALS_SEQUENTIAL], capture_output=True, text=True, check=False
+    )
     if "needs a machine where the pool is used" in completed.stderr:
         import pytest
 

@@ -12,6 +12,7 @@ import threading
 import time
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_the_command_runs_in_the_project_dir_with_the_summary_and_status(any_run
     (line,) = (project.path / "alert.log").read_text().splitlines()  # once, on the controller only
     status, summary_path, workdir = line.split()
     assert status == "failed"
-    assert json.loads(open(summary_path).read())["status"] == "failed"
+    assert json.loads(Path(summary_path).read_text())["status"] == "failed"
     assert workdir == str(project.path)
 
 
@@ -88,7 +89,9 @@ def test_a_command_that_overruns_its_timeout_is_stopped(project):
     result = project.run()
     assert time.monotonic() - started < 20
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["warning: alert command not delivered: timed out after 1 s and was stopped", "  | started"])
+    result.stdout.fnmatch_lines(
+        ["warning: alert command not delivered: timed out after 1 s and was stopped", "  | started"]
+    )
     time.sleep(0.2)
     assert not (project.path / "finished").exists()
 
@@ -99,7 +102,7 @@ def test_a_command_that_overruns_its_timeout_is_stopped(project):
 class Recorder(BaseHTTPRequestHandler):
     """Records each POST; answers with the server's ``status`` after ``delay`` seconds."""
 
-    def do_POST(self):  # noqa: N802 - the name http.server calls
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.requests.append((self.path, self.headers.get("Content-Type"), body))
         time.sleep(self.server.delay)
@@ -205,7 +208,9 @@ def test_an_unset_webhook_variable_is_a_warning(project, monkeypatch):
     alerting(project, 'webhook-env = "NO_SUCH_HOOK"')
     result = project.run()
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["warning: alert webhook not delivered: $NO_SUCH_HOOK is not set; nothing was sent"])
+    result.stdout.fnmatch_lines(
+        ["warning: alert webhook not delivered: $NO_SUCH_HOOK is not set; nothing was sent"]
+    )
 
 
 # -- e-mail ----------------------------------------------------------------------
@@ -227,13 +232,15 @@ def smtp_server():
         def __init__(self):
             self.messages = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        async def handle_DATA(self, server, session, envelope):
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session))
             return "250 OK"
 
     def start(**options):
         inbox = Inbox()
-        controller = Controller(inbox, hostname=options.pop("hostname", "127.0.0.1"), port=free_port(), **options)
+        controller = Controller(
+            inbox, hostname=options.pop("hostname", "127.0.0.1"), port=free_port(), **options
+        )
         controller.start()
         controllers.append(controller)
         return inbox, controller
@@ -258,7 +265,9 @@ def test_the_email_carries_the_verdict_table_and_the_report_dir(project, smtp_se
     result = project.run()
     assert result.ret == 1
     result.stdout.fnmatch_lines(
-        ["alert email: sent to ml-team@example.com, oncall@example.com via 127.0.0.1:* without TLS (the server offers no STARTTLS)"]
+        [
+            "alert email: sent to ml-team@example.com, oncall@example.com via 127.0.0.1:* without TLS (the server offers no STARTTLS)"
+        ]
     )
     ((sender, recipients, content, _session),) = inbox.messages
     assert sender == "metric-gate@example.com"
@@ -279,21 +288,31 @@ def test_the_email_uses_starttls_and_logs_in_when_offered(project, smtp_server, 
     authority.issue_cert("localhost").configure_cert(server_context)
     ca_file = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the client trusts our test authority, and nothing else changes
+    monkeypatch.setenv(
+        "SSL_CERT_FILE", str(ca_file)
+    )  # the client trusts our test authority, and nothing else changes
     logins = []
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        logins.append((mechanism, auth_data.login, auth_data.password) if isinstance(auth_data, LoginPassword) else None)
+        logins.append(
+            (mechanism, auth_data.login, auth_data.password) if isinstance(auth_data, LoginPassword) else None
+        )
         return AuthResult(success=True)
 
     inbox, controller = smtp_server(
-        hostname="localhost", tls_context=server_context, require_starttls=True, authenticator=authenticator,
+        hostname="localhost",
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=authenticator,
         auth_require_tls=True,
     )
     monkeypatch.setenv("SMTP_USER", "gate")
     monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
-    alerting(project, EMAIL.format(host="localhost", port=controller.port)
-             + 'username-env = "SMTP_USER"\npassword-env = "SMTP_PASSWORD"\n')
+    alerting(
+        project,
+        EMAIL.format(host="localhost", port=controller.port)
+        + 'username-env = "SMTP_USER"\npassword-env = "SMTP_PASSWORD"\n',
+    )
     result = project.run()
     result.stdout.fnmatch_lines(["alert email: sent to * via localhost:* with STARTTLS"])
     assert len(inbox.messages) == 1

@@ -23,94 +23,264 @@ GOOD_RUN = '{"metrics": {"accuracy": 0.9}}\n'
 
 # id, files, extra arguments, the one ERROR line
 CASES = [
-    ("toml-syntax", {"pyproject.toml": "[tool.pytest.ini_options]\n[tool.metricgate\n"}, (),
-     "ERROR: {path}/pyproject.toml: Expected ']' at the end of a table declaration (at line 2, column 17)"),
-    ("table-wrong-type", {"pyproject.toml": "[tool.pytest.ini_options]\n[tool]\nmetricgate = 'yes'\n"}, (),
-     'ERROR: pyproject.toml: [tool.metricgate] must be a table, got "yes"'),
-    ("unknown-key-strict", {"pyproject.toml": config("windw = 3")}, ("--strict-config",),
-     'ERROR: pyproject.toml: [tool.metricgate] unknown key "windw" (did you mean "window"?) (an error under --strict-config)'),
-    ("unknown-metric-key-strict", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nminimum = 1\n")},
-     ("--strict-config",),
-     'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] unknown key "minimum" (did you mean "min"?) (an error under --strict-config)'),
-    ("min-wrong-type", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmin = '0.9'\n")}, (),
-     'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] min must be a finite number, got "0.9"'),
-    ("max-bool", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmax = true\n")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] max must be a finite number, got true"),
-    ("max-drop-negative", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmax-drop = -0.02\n")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] max-drop must be a number >= 0, got -0.02"),
-    ("max-drop-pct-wrong-type", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmax-drop-pct = [2]\n")},
-     (), "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] max-drop-pct must be a finite number, got [2]"),
-    ("window-zero", {"pyproject.toml": config("window = 0")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 0"),
-    ("window-float", {"pyproject.toml": config("window = 5.0")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 5.0"),
-    ("min-above-max", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmin = 0.9\nmax = 0.1\n")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] min must not exceed max, got min 0.9 > max 0.1"),
-    ("unknown-direction", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\ndirection = 'down'\n")}, (),
-     'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] direction must be "higher" or "lower", got "down"'),
-    ("unknown-severity", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nseverity = 'info'\n")}, (),
-     'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] severity must be "error" or "warning", got "info"'),
-    ("unknown-baseline", {"pyproject.toml": config("baseline = 'p90'")}, (),
-     'ERROR: pyproject.toml: [tool.metricgate] baseline must be "last" or "best" or "mean" or "median", got "p90"'),
-    ("required-not-bool", {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nrequired = 1\n")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] required must be true or false, got 1"),
-    ("chart-format", {"pyproject.toml": config("chart-format = 'jpg'")}, (),
-     'ERROR: pyproject.toml: [tool.metricgate] chart-format must be "png" or "svg", got "jpg"'),
-    ("chart-runs", {"pyproject.toml": config("chart-runs = -1")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate] chart-runs must be an integer >= 1, got -1"),
-    ("metric-not-a-table", {"pyproject.toml": config(metrics="[tool.metricgate.metrics]\naccuracy = 0.9\n")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate.metrics] accuracy must be a table of limits, got 0.9"),
-    ("history-wrong-type", {"pyproject.toml": config("history = 3")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate] history must be a path to a .jsonl or .csv file, or a table of arrays, got 3"),
-    ("history-directory", {"pyproject.toml": JSONL, "history.jsonl/keep": ""}, (),
-     "ERROR: history.jsonl: history must be a file, found a directory"),
-    ("history-unreadable", {"pyproject.toml": JSONL, "history.jsonl": "@loop"}, (),
-     "ERROR: history.jsonl: cannot read history: Too many levels of symbolic links"),
-    ("history-suffix", {"pyproject.toml": config('history = "history.txt"')}, (),
-     'ERROR: pyproject.toml: [tool.metricgate] history must name a .jsonl or .csv file, got "history.txt"'),
-    ("history-option-suffix", {"pyproject.toml": config()}, ("--metric-gate-history=runs.parquet",),
-     'ERROR: --metric-gate-history must name a .jsonl or .csv file, got "runs.parquet"'),
-    ("jsonl-not-object", {"pyproject.toml": JSONL, "history.jsonl": GOOD_RUN + "[0.9]\n" + GOOD_RUN}, (),
-     'ERROR: history.jsonl: line 2: each line must be a JSON object with "metrics", found [0.9]'),
-    ("jsonl-metrics-not-object", {"pyproject.toml": JSONL, "history.jsonl": GOOD_RUN + '{"metrics": 0.9}\n'}, (),
-     'ERROR: history.jsonl: line 2: "metrics" must be an object of metric values, found 0.9'),
-    ("jsonl-non-number", {"pyproject.toml": JSONL, "history.jsonl": '{"metrics": {"accuracy": "0.9"}}\n' + GOOD_RUN},
-     (), 'ERROR: history.jsonl: line 1: metric "accuracy" must be a number or {"value": number, "n": integer}, got "0.9"'),
-    ("jsonl-bad-n", {"pyproject.toml": JSONL, "history.jsonl": '{"metrics": {"accuracy": {"value": 1, "n": -3}}}\n'},
-     (), 'ERROR: history.jsonl: line 1: metric "accuracy" "n" must be an integer >= 1, got -3'),
-    ("jsonl-garbage", {"pyproject.toml": JSONL, "history.jsonl": GOOD_RUN + "{'metrics': {}}\n" + GOOD_RUN}, (),
-     "ERROR: history.jsonl: line 2: not valid JSON: Expecting property name enclosed in double quotes (column 2)"),
-    ("csv-non-numeric", {"pyproject.toml": CSV, "history.csv": "week,accuracy\n1,0.9\n2,n/a\n"}, (),
-     'ERROR: history.csv: line 3: column "accuracy" must hold numbers, got "n/a"'),
-    ("csv-duplicate-columns", {"pyproject.toml": CSV, "history.csv": "week,accuracy,accuracy\n1,0.9,0.9\n"}, (),
-     'ERROR: history.csv: line 1: duplicate column "accuracy"'),
-    ("csv-ragged", {"pyproject.toml": CSV, "history.csv": "week,accuracy\n1,0.9\n2,0.8,0.7\n3,0.9\n"}, (),
-     "ERROR: history.csv: line 3: 3 cells, but the header has 2 columns"),
-    ("csv-empty", {"pyproject.toml": CSV, "history.csv": ""}, (),
-     "ERROR: history.csv: empty CSV file; expected a header row naming the columns"),
-    ("inline-unequal", {"pyproject.toml": config("history = { accuracy = [0.9, 0.8], recall = [0.7] }")}, (),
-     "ERROR: pyproject.toml: [tool.metricgate.history] arrays must have equal lengths (one per run): accuracy has 2, recall has 1"),
-    ("inline-strings", {"pyproject.toml": config("history = { accuracy = ['0.9'] }")}, (),
-     'ERROR: pyproject.toml: [tool.metricgate.history] accuracy[0] must be a number, got "0.9"'),
-    ("current-missing", {"pyproject.toml": CURRENT}, (), "ERROR: metrics.json: current metrics file not found"),
-    ("current-option-missing", {"pyproject.toml": config()}, ("--metric-gate-current=out/m.json",),
-     "ERROR: out/m.json: current metrics file not found"),
-    ("current-not-json", {"pyproject.toml": CURRENT, "metrics.json": "accuracy: 0.9\n"}, (),
-     "ERROR: metrics.json: line 1: current metrics file is not valid JSON: Expecting value"),
-    ("current-not-object", {"pyproject.toml": CURRENT, "metrics.json": "[0.9]"}, (),
-     "ERROR: metrics.json: current metrics file must hold a JSON object of metrics, found list [0.9]"),
-    ("current-gated-not-number", {"pyproject.toml": CURRENT, "metrics.json": '{"accuracy": null}'}, (),
-     'ERROR: metrics.json: metric "accuracy" must be a number or {"value": number, "n": integer}, got null'),
-    ("record-inline", {"pyproject.toml": config("history = { accuracy = [0.9] }")}, ("--metric-gate-record",),
-     "ERROR: pyproject.toml: --metric-gate-record cannot append to an inline history ([tool.metricgate] history "
-     "is a table, which is read-only); name a .jsonl or .csv file"),
-    ("record-without-history", {"pyproject.toml": config()}, ("--metric-gate-record",),
-     "ERROR: pyproject.toml: --metric-gate-record needs [tool.metricgate] history to name a .jsonl or .csv file "
-     "to append to; none is configured"),
+    (
+        "toml-syntax",
+        {"pyproject.toml": "[tool.pytest.ini_options]\n[tool.metricgate\n"},
+        (),
+        "ERROR: {path}/pyproject.toml: Expected ']' at the end of a table declaration (at line 2, column 17)",
+    ),
+    (
+        "table-wrong-type",
+        {"pyproject.toml": "[tool.pytest.ini_options]\n[tool]\nmetricgate = 'yes'\n"},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate] must be a table, got "yes"',
+    ),
+    (
+        "unknown-key-strict",
+        {"pyproject.toml": config("windw = 3")},
+        ("--strict-config",),
+        'ERROR: pyproject.toml: [tool.metricgate] unknown key "windw" (did you mean "window"?) (an error under --strict-config)',
+    ),
+    (
+        "unknown-metric-key-strict",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nminimum = 1\n")},
+        ("--strict-config",),
+        'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] unknown key "minimum" (did you mean "min"?) (an error under --strict-config)',
+    ),
+    (
+        "min-wrong-type",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmin = '0.9'\n")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] min must be a finite number, got "0.9"',
+    ),
+    (
+        "max-bool",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmax = true\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] max must be a finite number, got true",
+    ),
+    (
+        "max-drop-negative",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmax-drop = -0.02\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] max-drop must be a number >= 0, got -0.02",
+    ),
+    (
+        "max-drop-pct-wrong-type",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmax-drop-pct = [2]\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] max-drop-pct must be a finite number, got [2]",
+    ),
+    (
+        "window-zero",
+        {"pyproject.toml": config("window = 0")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 0",
+    ),
+    (
+        "window-float",
+        {"pyproject.toml": config("window = 5.0")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate] window must be an integer >= 1, got 5.0",
+    ),
+    (
+        "min-above-max",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmin = 0.9\nmax = 0.1\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] min must not exceed max, got min 0.9 > max 0.1",
+    ),
+    (
+        "unknown-direction",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\ndirection = 'down'\n")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] direction must be "higher" or "lower", got "down"',
+    ),
+    (
+        "unknown-severity",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nseverity = 'info'\n")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] severity must be "error" or "warning", got "info"',
+    ),
+    (
+        "unknown-baseline",
+        {"pyproject.toml": config("baseline = 'p90'")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate] baseline must be "last" or "best" or "mean" or "median", got "p90"',
+    ),
+    (
+        "required-not-bool",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nrequired = 1\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] required must be true or false, got 1",
+    ),
+    (
+        "chart-format",
+        {"pyproject.toml": config("chart-format = 'jpg'")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate] chart-format must be "png" or "svg", got "jpg"',
+    ),
+    (
+        "chart-runs",
+        {"pyproject.toml": config("chart-runs = -1")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate] chart-runs must be an integer >= 1, got -1",
+    ),
+    (
+        "metric-not-a-table",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics]\naccuracy = 0.9\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics] accuracy must be a table of limits, got 0.9",
+    ),
+    (
+        "history-wrong-type",
+        {"pyproject.toml": config("history = 3")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate] history must be a path to a .jsonl or .csv file, or a table of arrays, got 3",
+    ),
+    (
+        "history-directory",
+        {"pyproject.toml": JSONL, "history.jsonl/keep": ""},
+        (),
+        "ERROR: history.jsonl: history must be a file, found a directory",
+    ),
+    (
+        "history-unreadable",
+        {"pyproject.toml": JSONL, "history.jsonl": "@loop"},
+        (),
+        "ERROR: history.jsonl: cannot read history: Too many levels of symbolic links",
+    ),
+    (
+        "history-suffix",
+        {"pyproject.toml": config('history = "history.txt"')},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate] history must name a .jsonl or .csv file, got "history.txt"',
+    ),
+    (
+        "history-option-suffix",
+        {"pyproject.toml": config()},
+        ("--metric-gate-history=runs.parquet",),
+        'ERROR: --metric-gate-history must name a .jsonl or .csv file, got "runs.parquet"',
+    ),
+    (
+        "jsonl-not-object",
+        {"pyproject.toml": JSONL, "history.jsonl": GOOD_RUN + "[0.9]\n" + GOOD_RUN},
+        (),
+        'ERROR: history.jsonl: line 2: each line must be a JSON object with "metrics", found [0.9]',
+    ),
+    (
+        "jsonl-metrics-not-object",
+        {"pyproject.toml": JSONL, "history.jsonl": GOOD_RUN + '{"metrics": 0.9}\n'},
+        (),
+        'ERROR: history.jsonl: line 2: "metrics" must be an object of metric values, found 0.9',
+    ),
+    (
+        "jsonl-non-number",
+        {"pyproject.toml": JSONL, "history.jsonl": '{"metrics": {"accuracy": "0.9"}}\n' + GOOD_RUN},
+        (),
+        'ERROR: history.jsonl: line 1: metric "accuracy" must be a number or {"value": number, "n": integer}, got "0.9"',
+    ),
+    (
+        "jsonl-bad-n",
+        {"pyproject.toml": JSONL, "history.jsonl": '{"metrics": {"accuracy": {"value": 1, "n": -3}}}\n'},
+        (),
+        'ERROR: history.jsonl: line 1: metric "accuracy" "n" must be an integer >= 1, got -3',
+    ),
+    (
+        "jsonl-garbage",
+        {"pyproject.toml": JSONL, "history.jsonl": GOOD_RUN + "{'metrics': {}}\n" + GOOD_RUN},
+        (),
+        "ERROR: history.jsonl: line 2: not valid JSON: Expecting property name enclosed in double quotes (column 2)",
+    ),
+    (
+        "csv-non-numeric",
+        {"pyproject.toml": CSV, "history.csv": "week,accuracy\n1,0.9\n2,n/a\n"},
+        (),
+        'ERROR: history.csv: line 3: column "accuracy" must hold numbers, got "n/a"',
+    ),
+    (
+        "csv-duplicate-columns",
+        {"pyproject.toml": CSV, "history.csv": "week,accuracy,accuracy\n1,0.9,0.9\n"},
+        (),
+        'ERROR: history.csv: line 1: duplicate column "accuracy"',
+    ),
+    (
+        "csv-ragged",
+        {"pyproject.toml": CSV, "history.csv": "week,accuracy\n1,0.9\n2,0.8,0.7\n3,0.9\n"},
+        (),
+        "ERROR: history.csv: line 3: 3 cells, but the header has 2 columns",
+    ),
+    (
+        "csv-empty",
+        {"pyproject.toml": CSV, "history.csv": ""},
+        (),
+        "ERROR: history.csv: empty CSV file; expected a header row naming the columns",
+    ),
+    (
+        "inline-unequal",
+        {"pyproject.toml": config("history = { accuracy = [0.9, 0.8], recall = [0.7] }")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.history] arrays must have equal lengths (one per run): accuracy has 2, recall has 1",
+    ),
+    (
+        "inline-strings",
+        {"pyproject.toml": config("history = { accuracy = ['0.9'] }")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate.history] accuracy[0] must be a number, got "0.9"',
+    ),
+    (
+        "current-missing",
+        {"pyproject.toml": CURRENT},
+        (),
+        "ERROR: metrics.json: current metrics file not found",
+    ),
+    (
+        "current-option-missing",
+        {"pyproject.toml": config()},
+        ("--metric-gate-current=out/m.json",),
+        "ERROR: out/m.json: current metrics file not found",
+    ),
+    (
+        "current-not-json",
+        {"pyproject.toml": CURRENT, "metrics.json": "accuracy: 0.9\n"},
+        (),
+        "ERROR: metrics.json: line 1: current metrics file is not valid JSON: Expecting value",
+    ),
+    (
+        "current-not-object",
+        {"pyproject.toml": CURRENT, "metrics.json": "[0.9]"},
+        (),
+        "ERROR: metrics.json: current metrics file must hold a JSON object of metrics, found list [0.9]",
+    ),
+    (
+        "current-gated-not-number",
+        {"pyproject.toml": CURRENT, "metrics.json": '{"accuracy": null}'},
+        (),
+        'ERROR: metrics.json: metric "accuracy" must be a number or {"value": number, "n": integer}, got null',
+    ),
+    (
+        "record-inline",
+        {"pyproject.toml": config("history = { accuracy = [0.9] }")},
+        ("--metric-gate-record",),
+        (
+            "ERROR: pyproject.toml: --metric-gate-record cannot append to an inline history ([tool.metricgate] history "
+            "is a table, which is read-only); name a .jsonl or .csv file"
+        ),
+    ),
+    (
+        "record-without-history",
+        {"pyproject.toml": config()},
+        ("--metric-gate-record",),
+        (
+            "ERROR: pyproject.toml: --metric-gate-record needs [tool.metricgate] history to name a .jsonl or .csv file "
+            "to append to; none is configured"
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("files", "args", "message"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    ("files", "args", "message"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
 def test_bad_input_is_one_clear_line_with_exit_status_4_and_nothing_touched(project, files, args, message):
     for name, text in files.items():
         if text == "@loop":
@@ -143,18 +313,35 @@ def test_an_unknown_key_is_a_warning_naming_it(project):
     result = project.run()
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        ['*PytestConfigWarning: pyproject.toml: ?tool.metricgate? unknown key "windw" (did you mean "window"?)']
+        [
+            '*PytestConfigWarning: pyproject.toml: ?tool.metricgate? unknown key "windw" (did you mean "window"?)'
+        ]
     )
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        ("metric_gate.record('', 0.9)", "ValueError: metric_gate.record: metric name must not be empty, got ''"),
-        ("metric_gate.record(None, 0.9)", "TypeError: metric_gate.record: metric name must be a string, got NoneType None"),
-        ("metric_gate.record('accuracy', '0.9')", "TypeError: metric_gate.record('accuracy'): value must be a number, got str '0.9'"),
-        ("metric_gate.record('accuracy', None)", "TypeError: metric_gate.record('accuracy'): value must be a number, got NoneType None"),
-        ("metric_gate.record('accuracy', False)", "TypeError: metric_gate.record('accuracy'): value must be a number, got bool False"),
+        (
+            "metric_gate.record('', 0.9)",
+            "ValueError: metric_gate.record: metric name must not be empty, got ''",
+        ),
+        (
+            "metric_gate.record(None, 0.9)",
+            "TypeError: metric_gate.record: metric name must be a string, got NoneType None",
+        ),
+        (
+            "metric_gate.record('accuracy', '0.9')",
+            "TypeError: metric_gate.record('accuracy'): value must be a number, got str '0.9'",
+        ),
+        (
+            "metric_gate.record('accuracy', None)",
+            "TypeError: metric_gate.record('accuracy'): value must be a number, got NoneType None",
+        ),
+        (
+            "metric_gate.record('accuracy', False)",
+            "TypeError: metric_gate.record('accuracy'): value must be a number, got bool False",
+        ),
     ],
 )
 def test_a_bad_record_fails_that_test_with_a_message_naming_the_metric(project, call, message):

@@ -12,8 +12,12 @@ ACC_HISTORY = {"accuracy": [0.90, 0.91, 0.92, 0.91, 0.90]}  # median 0.91
     [
         pytest.param("min = 0.88", 0.90, 0, "accuracy *0.900 *0.910 *min 0.88 *pass", id="min-pass"),
         pytest.param("min = 0.88", 0.88, 0, "accuracy *0.880 *0.910 *min 0.88 *pass", id="min-equal"),
-        pytest.param("min = 0.88", 0.87, 1, "accuracy *0.870 *0.910 *min 0.88 *FAIL *below min 0.88", id="min-fail"),
-        pytest.param("max = 0.89", 0.90, 1, "accuracy *0.900 *0.910 *max 0.89 *FAIL *above max 0.89", id="max-fail"),
+        pytest.param(
+            "min = 0.88", 0.87, 1, "accuracy *0.870 *0.910 *min 0.88 *FAIL *below min 0.88", id="min-fail"
+        ),
+        pytest.param(
+            "max = 0.89", 0.90, 1, "accuracy *0.900 *0.910 *max 0.89 *FAIL *above max 0.89", id="max-fail"
+        ),
         pytest.param(
             "max-drop = 0.02",
             0.885,
@@ -21,7 +25,9 @@ ACC_HISTORY = {"accuracy": [0.90, 0.91, 0.92, 0.91, 0.90]}  # median 0.91
             "accuracy *0.885 *0.910 *max-drop 0.02 *FAIL *drop 0.025 > max-drop 0.02 vs median 0.910 of last 5",
             id="max-drop-fail",
         ),
-        pytest.param("max-drop = 0.02", 0.895, 0, "accuracy *0.895 *0.910 *max-drop 0.02 *pass", id="max-drop-pass"),
+        pytest.param(
+            "max-drop = 0.02", 0.895, 0, "accuracy *0.895 *0.910 *max-drop 0.02 *pass", id="max-drop-pass"
+        ),
         # 100 * (0.91 - 0.88) / 0.91 = 3.297%
         pytest.param(
             "max-drop-pct = 3",
@@ -137,7 +143,9 @@ def test_nan_is_accepted_then_fails_as_not_finite(project):
         [tool.metricgate.metrics.accuracy]
         min = 0.5
     """)
-    project.file("test_nan.py", "def test_nan(metric_gate):\n    metric_gate.record('accuracy', float('nan'))\n")
+    project.file(
+        "test_nan.py", "def test_nan(metric_gate):\n    metric_gate.record('accuracy', float('nan'))\n"
+    )
     result = project.run()
     assert result.ret == 1
     result.assert_outcomes(passed=1)
@@ -154,7 +162,7 @@ def test_recorded_but_unconfigured_metric_is_ungated_and_charted(project):
     result = project.run()
     assert result.ret == 0
     result.stdout.fnmatch_lines(["f1 *0.010 *- *- *ungated"])
-    f1 = [m for m in project.summary()["metrics"] if m["name"] == "f1"][0]
+    f1 = next(m for m in project.summary()["metrics"] if m["name"] == "f1")
     assert f1["verdict"] == "ungated"
     assert (project.path / "metricgate-report" / f1["chart"]).is_file()
 
@@ -207,7 +215,7 @@ def test_usage_error_exits_4_without_traceback(project):
     result = project.run()
     assert result.ret == 4
     result.stderr.fnmatch_lines(
-        ["ERROR: pyproject.toml: [tool.metricgate.metrics.accuracy] min must be a finite number, got \"high\""]
+        ['ERROR: pyproject.toml: [tool.metricgate.metrics.accuracy] min must be a finite number, got "high"']
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
@@ -244,7 +252,9 @@ def test_report_dir_option_wins_over_the_file(project):
     assert result.ret == 0
     assert (project.path / "from-cli" / "summary.json").is_file()
     assert not (project.path / "from-config").exists()
-    result.stdout.fnmatch_lines(["report: from-cli/ (1 chart, overview, index.html, summary.json, summary.md)"])
+    result.stdout.fnmatch_lines(
+        ["report: from-cli/ (1 chart, overview, index.html, summary.json, summary.md)"]
+    )
 
 
 def test_paths_in_the_config_are_relative_to_the_pyproject_not_the_cwd(project):
@@ -260,7 +270,9 @@ def test_paths_in_the_config_are_relative_to_the_pyproject_not_the_cwd(project):
     sub = project.path / "tests"
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(sub)
-        result = project.pytester.runpytest("--metric-gate", "-p", "no:cacheprovider", f"--rootdir={project.path}")
+        result = project.pytester.runpytest(
+            "--metric-gate", "-p", "no:cacheprovider", f"--rootdir={project.path}"
+        )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["accuracy *FAIL *drop 0.400 > max-drop 0.01 vs median 0.900 of last 1"])
     assert (project.path / "out" / "summary.json").is_file()

@@ -15,7 +15,9 @@ def gate(project, metric_table: str, history: list, value, *args):
         [tool.metricgate.metrics.accuracy]
         {metric_table}
     """)
-    project.jsonl("history.jsonl", [{"run": f"r{i + 1}", "metrics": {"accuracy": v}} for i, v in enumerate(history)])
+    project.jsonl(
+        "history.jsonl", [{"run": f"r{i + 1}", "metrics": {"accuracy": v}} for i, v in enumerate(history)]
+    )
     project.records({"accuracy": value})
     return project.run(*args)
 
@@ -26,8 +28,16 @@ def gate(project, metric_table: str, history: list, value, *args):
         # Wilson 95% intervals (scipy.stats.binomtest(k, 400).proportion_ci(method="wilson")):
         # 380/400 -> 0.9264-0.9656 (clear of 0.88 by far); 351/400 -> 0.8417-0.9061; 320/400 -> 0.7580-0.8363
         ((0.95, 400), 0, "accuracy *0.950 *min 0.88, confidence 95% *pass"),
-        ((0.8775, 400), 0, "accuracy *0.8775 *WARN *inconclusive: 0.8775 (0.8417*0.9061 at n=400, Wilson 95%) vs min 0.88"),
-        ((0.80, 400), 1, "accuracy *0.800 *FAIL *below min 0.88 * even the upper end 0.8363 of 0.758*0.8363 at n=400, Wilson 95% breaches"),
+        (
+            (0.8775, 400),
+            0,
+            "accuracy *0.8775 *WARN *inconclusive: 0.8775 (0.8417*0.9061 at n=400, Wilson 95%) vs min 0.88",
+        ),
+        (
+            (0.80, 400),
+            1,
+            "accuracy *0.800 *FAIL *below min 0.88 * even the upper end 0.8363 of 0.758*0.8363 at n=400, Wilson 95% breaches",
+        ),
     ],
     ids=["pass", "warn", "fail"],
 )
@@ -48,14 +58,18 @@ def test_confidence_reads_n_from_the_current_file(project):
     project.file("metrics.json", json.dumps({"accuracy": {"value": 0.8775, "n": 400}}))
     result = project.run()
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["accuracy *WARN *inconclusive: 0.8775 (0.8417*0.9061 at n=400, Wilson 95%) vs min 0.88"])
+    result.stdout.fnmatch_lines(
+        ["accuracy *WARN *inconclusive: 0.8775 (0.8417*0.9061 at n=400, Wilson 95%) vs min 0.88"]
+    )
 
 
 def test_too_small_an_evaluation_set_is_a_warning(project):
     result = gate(project, "max-drop = 0.005\nconfidence = 0.95", [0.9] * 5, (0.9, 300))
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        ["accuracy *WARN *evaluation set too small to resolve max-drop 0.005 (*0.034 at n=300, Wilson 95%; needs n*)"]
+        [
+            "accuracy *WARN *evaluation set too small to resolve max-drop 0.005 (*0.034 at n=300, Wilson 95%; needs n*)"
+        ]
     )
 
 
@@ -67,7 +81,12 @@ SPREAD = [0.90, 0.91, 0.89, 0.90, 0.90]  # mean 0.90, sample sd 0.007071
     [
         (SPREAD, 0.885, 0, "accuracy *0.885 *max-sigma 3 *pass"),
         (SPREAD[:3], 0.5, 0, "accuracy *0.500 *max-sigma 3 *pass *max-sigma: not enough history (3 of 5)"),
-        (SPREAD, 0.87, 1, "accuracy *FAIL *drop 0.030 = 4.2 sigma > max-sigma 3 (mean 0.900, sample sd 0.007071 of last 5)"),
+        (
+            SPREAD,
+            0.87,
+            1,
+            "accuracy *FAIL *drop 0.030 = 4.2 sigma > max-sigma 3 (mean 0.900, sample sd 0.007071 of last 5)",
+        ),
     ],
     ids=["pass", "not-enough-history", "fail"],
 )
@@ -93,7 +112,12 @@ def test_min_history_is_configurable(project):
     ("history", "value", "exit_code", "row"),
     [
         ([0.9, 0.9, 0.9], 0.9, 0, "accuracy *0.900 *min 0.88, patience 2 *pass"),
-        ([0.9, 0.9, 0.9], 0.85, 0, "accuracy *WARN *below min 0.88; breach 1 of 2 (patience: fails after 2 breaching runs in a row)"),
+        (
+            [0.9, 0.9, 0.9],
+            0.85,
+            0,
+            "accuracy *WARN *below min 0.88; breach 1 of 2 (patience: fails after 2 breaching runs in a row)",
+        ),
         ([0.9, 0.9, 0.86], 0.85, 1, "accuracy *FAIL *below min 0.88"),
     ],
     ids=["pass", "warn", "fail"],

@@ -32,7 +32,9 @@ def test_without_the_flag_a_bad_value_still_fails_its_test(project):
     project.file("test_bad.py", "def test_bad(metric_gate):\n    metric_gate.record('accuracy', '0.9')\n")
     result = project.run(gate=False)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*TypeError: metric_gate.record('accuracy'): value must be a number, got str '0.9'"])
+    result.stdout.fnmatch_lines(
+        ["*TypeError: metric_gate.record('accuracy'): value must be a number, got str '0.9'"]
+    )
 
 
 def test_without_the_flag_neither_numpy_nor_matplotlib_is_imported(project):

@@ -51,7 +51,9 @@ def test_missing_history_file_is_created_by_the_first_record(project):
     ("tests", "reason"),
     [
         pytest.param(
-            "def test_r(metric_gate):\n    metric_gate.record('accuracy', 0.5)\n", "the gate failed", id="gate-failed"
+            "def test_r(metric_gate):\n    metric_gate.record('accuracy', 0.5)\n",
+            "the gate failed",
+            id="gate-failed",
         ),
         pytest.param(
             "def test_r(metric_gate):\n    metric_gate.record('accuracy', 0.9)\n\ndef test_bad():\n    assert 0\n",
@@ -138,8 +140,10 @@ def test_record_with_an_inline_history_is_a_usage_error(project):
     assert result.ret == 4
     result.stderr.fnmatch_lines(
         [
-            "ERROR: pyproject.toml: --metric-gate-record cannot append to an inline history ([tool.metricgate] "
-            "history is a table, which is read-only); name a .jsonl or .csv file"
+            (
+                "ERROR: pyproject.toml: --metric-gate-record cannot append to an inline history ([tool.metricgate] "
+                "history is a table, which is read-only); name a .jsonl or .csv file"
+            )
         ]
     )
 
@@ -154,8 +158,17 @@ def test_concurrent_recording_sessions_each_append_their_run(project):
     project.records({"accuracy": 0.9})
     sessions = [
         subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--metric-gate",
-             "--metric-gate-record", f"--metric-gate-report-dir=report-{index}"],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--metric-gate",
+                "--metric-gate-record",
+                f"--metric-gate-report-dir=report-{index}",
+            ],
             cwd=project.path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

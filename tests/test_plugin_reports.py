@@ -24,7 +24,7 @@ CONFIG = """
     max = 50
     severity = "warning"
 """
-HOSTILE = '<img src=x onerror=alert(1)>|*x*'
+HOSTILE = "<img src=x onerror=alert(1)>|*x*"
 
 
 @pytest.fixture
@@ -73,7 +73,10 @@ def test_index_html_is_self_contained_and_escapes_user_strings(reported):
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)  # no event handler got through
         for name in ("src", "href"):
             value = attrs.get(name)
-            assert value is None or value.startswith(("data:image/", "#")), (tag, attrs)  # no network, no files
+            assert value is None or value.startswith(("data:image/", "#")), (
+                tag,
+                attrs,
+            )  # no network, no files
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert len(images) == 5  # the overview and one chart per metric
     body_rows = page.rows[1:]
@@ -89,7 +92,12 @@ def test_summary_md_has_a_status_line_and_one_row_per_metric_failures_first(repo
     assert table[0] == "| metric | current | baseline | limits | verdict | reasons |"
     rows = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in table[2:]]
     assert len(rows) == 4
-    assert [row[0] for row in rows] == ["accuracy", "latency\\_ms", "recall", "&lt;img src=x onerror=alert(1)&gt;\\|\\*x\\*"]
+    assert [row[0] for row in rows] == [
+        "accuracy",
+        "latency\\_ms",
+        "recall",
+        "&lt;img src=x onerror=alert(1)&gt;\\|\\*x\\*",
+    ]
     assert rows[0][4] == "\u274c **FAIL**" and rows[1][4] == "\u26a0\ufe0f **WARN**"
 
 
@@ -112,7 +120,9 @@ def test_junit_lists_each_gated_metric_as_a_test_case(any_runner_project):
     result = project.run("--junitxml=out/junit.xml")
     result.assert_outcomes(passed=1)  # pytest's own counts stay those of the real tests
     suite = ET.parse(project.path / "out/junit.xml").getroot().find("testsuite")
-    cases = {case.get("name"): case for case in suite.iter("testcase") if case.get("classname") == "metricgate"}
+    cases = {
+        case.get("name"): case for case in suite.iter("testcase") if case.get("classname") == "metricgate"
+    }
     assert sorted(cases) == ["accuracy", "latency_ms", "recall"]
     failure = cases["accuracy"].find("failure")
     assert failure.get("message") == "below min 0.88"
@@ -130,7 +140,9 @@ def test_junit_lists_each_gated_metric_as_a_test_case(any_runner_project):
 
 
 def test_svg_charts_are_written_when_asked_and_identical_from_run_to_run(project):
-    project.config(CONFIG.replace('history = "history.jsonl"', 'history = "history.jsonl"\nchart-format = "svg"'))
+    project.config(
+        CONFIG.replace('history = "history.jsonl"', 'history = "history.jsonl"\nchart-format = "svg"')
+    )
     project.history_of("history.jsonl", accuracy=[0.90, 0.91], recall=[0.85, 0.86], latency_ms=[40, 41])
     project.records({"accuracy": 0.9, "recall": 0.85, "latency_ms": 45})
     project.run("--metric-gate-report-dir=first")
@@ -154,7 +166,9 @@ def test_chart_runs_caps_the_chart_and_says_so(project):
     project.records({"accuracy": 0.9})
     result = project.run()
     result.stdout.fnmatch_lines(["charts: the newest 10 runs are shown; older runs left out (chart-runs)"])
-    assert "charts: the newest 10 runs are shown; older runs left out (chart-runs)" in project.summary()["notes"]
+    assert (
+        "charts: the newest 10 runs are shown; older runs left out (chart-runs)" in project.summary()["notes"]
+    )
 
 
 def _browser_or_skip() -> str:
@@ -181,8 +195,14 @@ def test_index_html_renders_in_a_real_browser(reported, tmp_path):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -190,9 +210,14 @@ def test_index_html_renders_in_a_real_browser(reported, tmp_path):
             page.on("request", lambda request: requests.append(request.url))
             page.goto(index.as_uri(), wait_until="load")
             assert page.title() == "metric gate: FAILED (1 of 3 metrics breached)"
-            assert page.locator("header.banner.failed").inner_text() == "metric gate: FAILED (1 of 3 metrics breached)"
+            assert (
+                page.locator("header.banner.failed").inner_text()
+                == "metric gate: FAILED (1 of 3 metrics breached)"
+            )
             assert page.locator("table.verdicts tbody tr").count() == 4  # one row per metric
-            widths = page.evaluate("() => Array.from(document.images).map(image => image.complete && image.naturalWidth)")
+            widths = page.evaluate(
+                "() => Array.from(document.images).map(image => image.complete && image.naturalWidth)"
+            )
             assert len(widths) == 5 and all(width > 0 for width in widths), widths  # every chart decoded
             # the hostile name is shown as text, not run as markup
             assert page.locator("table.verdicts tbody tr th").nth(3).inner_text() == HOSTILE

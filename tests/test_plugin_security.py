@@ -19,8 +19,14 @@ def test_hostile_metric_names_never_write_outside_or_overwrite_each_other(projec
         path = report / chart
         assert path.parent == report and path.is_file(), (name, chart)
     # nothing was written beside the project's own files
-    assert sorted(p.name for p in project.path.iterdir()) == ["metricgate-report", "pyproject.toml", "test_metrics.py"]
-    assert (report / "overview.png").read_bytes().startswith(b"\x89PNG")  # the overview was not overwritten by "overview"
+    assert sorted(p.name for p in project.path.iterdir()) == [
+        "metricgate-report",
+        "pyproject.toml",
+        "test_metrics.py",
+    ]
+    assert (
+        (report / "overview.png").read_bytes().startswith(b"\x89PNG")
+    )  # the overview was not overwritten by "overview"
 
 
 def test_the_next_run_removes_its_own_stale_charts_and_nothing_else(project):
@@ -32,6 +38,11 @@ def test_the_next_run_removes_its_own_stale_charts_and_nothing_else(project):
     project.records({"new_metric": 1.0})
     assert project.run().ret == 0
     assert sorted(p.name for p in report.iterdir()) == [
-        ".metricgate-manifest.json", "index.html", "new_metric.png", "notes.txt", "overview.png", "summary.json",
+        ".metricgate-manifest.json",
+        "index.html",
+        "new_metric.png",
+        "notes.txt",
+        "overview.png",
+        "summary.json",
         "summary.md",
     ]

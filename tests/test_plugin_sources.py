@@ -36,7 +36,9 @@ def test_current_file_values_flatten_nested_objects_and_keep_n(project):
     project.config(CONFIG)
     project.file(
         "metrics.json",
-        json.dumps({"accuracy": {"value": 0.9, "n": 1000}, "eval": {"recall": 0.7, "note": "text is ignored"}}),
+        json.dumps(
+            {"accuracy": {"value": 0.9, "n": 1000}, "eval": {"recall": 0.7, "note": "text is ignored"}}
+        ),
     )
     result = project.run()
     assert result.ret == 1
@@ -78,8 +80,10 @@ def test_without_values_the_newest_history_run_is_judged_against_the_runs_before
     result.stdout.fnmatch_lines(
         [
             "accuracy *0.880 *0.910 *FAIL *drop 0.030 > max-drop 0.02 vs median 0.910 of last 3",
-            "values: no test recorded any and no current file gave any, so the newest history run (r4) "
-            "is judged against the 3 runs before it",
+            (
+                "values: no test recorded any and no current file gave any, so the newest history run (r4) "
+                "is judged against the 3 runs before it"
+            ),
         ]
     )
 
@@ -108,7 +112,9 @@ def test_inline_history_gives_the_baseline(project):
     project.records({"accuracy": 0.85})
     result = project.run()
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["accuracy *0.850 *0.900 *FAIL *drop 0.050 > max-drop 0.01 vs median 0.900 of last 3"])
+    result.stdout.fnmatch_lines(
+        ["accuracy *0.850 *0.900 *FAIL *drop 0.050 > max-drop 0.01 vs median 0.900 of last 3"]
+    )
 
 
 def test_csv_history_with_a_label_column(project):
@@ -123,7 +129,9 @@ def test_csv_history_with_a_label_column(project):
     result = project.run()
     assert result.ret == 1
     # week 3 did not measure accuracy: the baseline is the median of 0.90 0.91 0.92
-    result.stdout.fnmatch_lines(["accuracy *0.800 *0.910 *FAIL *drop 0.110 > max-drop 0.02 vs median 0.910 of last 3"])
+    result.stdout.fnmatch_lines(
+        ["accuracy *0.800 *0.910 *FAIL *drop 0.110 > max-drop 0.02 vs median 0.910 of last 3"]
+    )
 
 
 def test_a_long_history_is_read_from_its_end(project):
@@ -151,7 +159,9 @@ def test_a_long_history_is_read_from_its_end(project):
 
 
 def test_many_metrics_are_charted_through_the_worker_pool(project):
-    project.config("[tool.metricgate]\n" + "".join(f"[tool.metricgate.metrics.m{i:02d}]\nmin = 0.5\n" for i in range(20)))
+    project.config(
+        "[tool.metricgate]\n" + "".join(f"[tool.metricgate.metrics.m{i:02d}]\nmin = 0.5\n" for i in range(20))
+    )
     project.records({f"m{i:02d}": 0.9 for i in range(20)})
     # its own process: in-process runs may share this one's threads, where the gate does not fork
     result = project.pytester.runpytest_subprocess("--metric-gate", "-p", "no:cacheprovider")

@@ -27,8 +27,10 @@ def test_the_newest_week_below_the_floor_turns_the_session_red(weekly):
             "accuracy   0.860    0.870     min 0.88  FAIL     below min 0.88",
             "precision  0.850    0.860     min 0.88  FAIL     below min 0.88",
             "recall     0.840    0.850     min 0.88  FAIL     below min 0.88",
-            "values: no test recorded any and no current file gave any, so the newest history run (week 12) "
-            "is judged against the 11 runs before it",
+            (
+                "values: no test recorded any and no current file gave any, so the newest history run (week 12) "
+                "is judged against the 11 runs before it"
+            ),
             "metric gate: FAILED (3 of 3 metrics breached)",
         ]
     )
@@ -65,7 +67,10 @@ def test_the_gate_goes_red_in_the_first_week_below_the_floor(project, week):
     lines = (WEEKLY / "history.csv").read_text().splitlines()[: week + 1]
     project.file("history.csv", "\n".join(lines) + "\n")
     # week 8: precision 0.87 and recall 0.86 breach, accuracy 0.89 holds; week 9: all three breach
-    expected = {8: "metric gate: FAILED (2 of 3 metrics breached)", 9: "metric gate: FAILED (3 of 3 metrics breached)"}
+    expected = {
+        8: "metric gate: FAILED (2 of 3 metrics breached)",
+        9: "metric gate: FAILED (3 of 3 metrics breached)",
+    }
     result = project.run()
     assert result.ret == 1
     result.stdout.fnmatch_lines([expected[week]])

@@ -18,8 +18,26 @@ from pytest_metricgate.gate import FAIL, PASS, WARN, Settings, judge_metric
 from pytest_metricgate.values import Measurement, read_current_file
 
 KEYS = st.sampled_from(
-    ["history", "current", "report-dir", "baseline", "window", "chart-format", "chart-runs", "metrics", "min",
-     "max", "max-drop", "max-drop-pct", "direction", "severity", "required", "accuracy", "x", ""]
+    [
+        "history",
+        "current",
+        "report-dir",
+        "baseline",
+        "window",
+        "chart-format",
+        "chart-runs",
+        "metrics",
+        "min",
+        "max",
+        "max-drop",
+        "max-drop-pct",
+        "direction",
+        "severity",
+        "required",
+        "accuracy",
+        "x",
+        "",
+    ]
 )
 SCALARS = st.one_of(
     st.booleans(),
@@ -30,7 +48,9 @@ SCALARS = st.one_of(
 )
 TOML_VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(KEYS, st.text(max_size=5)), inner, max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(KEYS, st.text(max_size=5)), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 SETTLED = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,7 +60,9 @@ SETTLED = settings(max_examples=300, deadline=None, suppress_health_check=[Healt
 @given(table=st.dictionaries(KEYS, TOML_VALUES, max_size=8))
 def test_any_table_gives_a_config_or_a_config_error(table):
     try:
-        config = from_document({"tool": {"metricgate": table}}, Path("/p/pyproject.toml"), shown="pyproject.toml")
+        config = from_document(
+            {"tool": {"metricgate": table}}, Path("/p/pyproject.toml"), shown="pyproject.toml"
+        )
     except ConfigError as error:
         assert str(error).startswith("pyproject.toml: ")
     else:
@@ -62,8 +84,14 @@ JSONL_LINES = st.one_of(
     st.text(max_size=60),
     st.builds(
         lambda metrics, extra: json.dumps({"metrics": metrics, **extra}),
-        st.dictionaries(st.text(max_size=4), st.one_of(SCALARS, st.dictionaries(st.sampled_from(["value", "n"]), SCALARS)), max_size=3),
-        st.dictionaries(st.sampled_from(["run", "timestamp", "commit"]), st.one_of(SCALARS, st.none()), max_size=3),
+        st.dictionaries(
+            st.text(max_size=4),
+            st.one_of(SCALARS, st.dictionaries(st.sampled_from(["value", "n"]), SCALARS)),
+            max_size=3,
+        ),
+        st.dictionaries(
+            st.sampled_from(["run", "timestamp", "commit"]), st.one_of(SCALARS, st.none()), max_size=3
+        ),
     ),
 )
 
@@ -142,22 +170,37 @@ RULES = st.builds(
     patience=st.integers(1, 3),
 )
 MEASUREMENTS = st.builds(Measurement, st.floats(0, 1), st.none() | st.integers(1, 100_000))
-SETTINGS = st.builds(Settings, baseline=st.sampled_from(["last", "best", "mean", "median"]), window=st.integers(1, 6))
+SETTINGS = st.builds(
+    Settings, baseline=st.sampled_from(["last", "best", "mean", "median"]), window=st.integers(1, 6)
+)
 RANK = {PASS: 0, WARN: 1, FAIL: 2}
 
 
 @SETTLED
-@given(rule=RULES, past=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=8),
-       value=st.none() | st.floats(), n=st.none() | st.integers(1, 10**9), judging=SETTINGS)
+@given(
+    rule=RULES,
+    past=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=8),
+    value=st.none() | st.floats(),
+    n=st.none() | st.integers(1, 10**9),
+    judging=SETTINGS,
+)
 def test_judging_never_raises(rule, past, value, n, judging):
     verdict = judge_metric(rule, None if value is None else Measurement(value, n), past, judging)
     assert verdict.verdict in RANK
 
 
 @SETTLED
-@given(rule=RULES, past=st.lists(MEASUREMENTS, max_size=10), worse=st.floats(0, 1), better=st.floats(0, 1),
-       n=st.none() | st.integers(1, 100_000), judging=SETTINGS)
-def test_with_intervals_a_better_proportion_never_turns_a_pass_into_a_fail(rule, past, worse, better, n, judging):
+@given(
+    rule=RULES,
+    past=st.lists(MEASUREMENTS, max_size=10),
+    worse=st.floats(0, 1),
+    better=st.floats(0, 1),
+    n=st.none() | st.integers(1, 100_000),
+    judging=SETTINGS,
+)
+def test_with_intervals_a_better_proportion_never_turns_a_pass_into_a_fail(
+    rule, past, worse, better, n, judging
+):
     if rule.direction == "lower":
         worse, better = max(worse, better), min(worse, better)
     else:
@@ -166,7 +209,12 @@ def test_with_intervals_a_better_proportion_never_turns_a_pass_into_a_fail(rule,
     worse_verdict = judge_metric(rule, Measurement(worse, n), past, judging).verdict
     better_verdict = judge_metric(rule, Measurement(better, n), past, judging).verdict
     # the promise: a better value never turns pass into fail (an interval may still warn)
-    assert not (better_verdict == FAIL and worse_verdict == PASS), (worse, worse_verdict, better, better_verdict)
+    assert not (better_verdict == FAIL and worse_verdict == PASS), (
+        worse,
+        worse_verdict,
+        better,
+        better_verdict,
+    )
 
 
 @SETTLED

@@ -113,9 +113,7 @@ def test_out_of_range_rate_returns_a_builtin_float() -> None:
 
 
 def test_out_of_range_rate_names_both_bounds_when_they_are_reversed() -> None:
-    with pytest.raises(
-        ValueError, match=r"^out_of_range_rate: low \(5\.0\) must not exceed high \(1\.0\)$"
-    ):
+    with pytest.raises(ValueError, match=r"^out_of_range_rate: low \(5\.0\) must not exceed high \(1\.0\)$"):
         out_of_range_rate([1.0], 5.0, 1.0)
 
 
@@ -255,9 +253,7 @@ def test_psi_matches_a_hand_computation_on_four_quartile_bins() -> None:
     reference = np.arange(100)
     current = [0] * 10 + [30] * 20 + [60] * 30 + [90] * 40
     assert psi(reference, current, bins=4) == pytest.approx(0.228217, abs=5e-4)
-    assert quality._psi_from_shares([0.25] * 4, [0.1, 0.2, 0.3, 0.4]) == pytest.approx(
-        0.228217, abs=5e-4
-    )
+    assert quality._psi_from_shares([0.25] * 4, [0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.228217, abs=5e-4)
 
 
 @pytest.mark.parametrize(
@@ -270,9 +266,7 @@ def test_psi_matches_a_hand_computation_on_four_quartile_bins() -> None:
     ],
 )
 def test_psi_of_shares_is_symmetric_in_reference_and_current(r: list[float], c: list[float]) -> None:
-    assert quality._psi_from_shares(r, c) == pytest.approx(
-        quality._psi_from_shares(c, r), rel=1e-12
-    )
+    assert quality._psi_from_shares(r, c) == pytest.approx(quality._psi_from_shares(c, r), rel=1e-12)
 
 
 @PROPERTY_SETTINGS
@@ -349,7 +343,7 @@ def test_tied_quantile_edges_are_merged_into_fewer_bins() -> None:
     edges = quality._reference_edges(reference, 10)
     assert np.all(np.diff(edges) > 0)
     assert edges.tolist() == pytest.approx([0.0, 0.1])
-    ref_share, cur_share = quality._binned_shares(reference, reference, 10, "psi")
+    ref_share, _cur_share = quality._binned_shares(reference, reference, 10, "psi")
     assert ref_share.tolist() == pytest.approx([0.9, 0.0, 0.1])
     assert psi(reference, reference) == 0.0
 
@@ -396,9 +390,7 @@ def test_psi_returns_a_builtin_float() -> None:
     [1, 0, -3, 2.5, 10.0, "10", None, True],
     ids=["one", "zero", "negative", "fraction", "float", "string", "None", "bool"],
 )
-def test_binned_metrics_reject_bins_that_are_not_integers_of_at_least_two(
-    func: Any, bins: Any
-) -> None:
+def test_binned_metrics_reject_bins_that_are_not_integers_of_at_least_two(func: Any, bins: Any) -> None:
     with pytest.raises(ValueError, match=f"^{func.__name__}: bins must be an integer >= 2, got"):
         func([1.0, 2.0, 3.0], [1.0, 2.0], bins=bins)
 
@@ -462,9 +454,7 @@ def test_binned_metrics_reject_an_infinite_reference(func: Any) -> None:
         pytest.param(list(range(100)), [150, 200, 250], 4, id="current-in-top-bin"),
     ],
 )
-def test_js_distance_matches_scipy_on_the_binned_shares(
-    reference: Any, current: Any, bins: int
-) -> None:
+def test_js_distance_matches_scipy_on_the_binned_shares(reference: Any, current: Any, bins: int) -> None:
     p, q = quality._binned_shares(reference, current, bins, "js_distance")
     expected = float(jensenshannon(p, q, base=2))
     assert js_distance(reference, current, bins=bins) == pytest.approx(expected, abs=1e-12)
@@ -514,9 +504,7 @@ KS_SAMPLES = [
         np.random.default_rng(86).integers(1, 3, 7).astype(np.uint16),
         id="mixed-int-dtypes",
     ),
-    pytest.param(
-        np.round(_normal(87, 200), 1), np.round(_normal(88, 300, loc=0.1), 1), id="float-ties"
-    ),
+    pytest.param(np.round(_normal(87, 200), 1), np.round(_normal(88, 300, loc=0.1), 1), id="float-ties"),
     pytest.param([1, 2, 2, 3, 3, 3], [3.0, 3.0, 4.0], id="lists-int-vs-float"),
     pytest.param([1.0], [2.0], id="single-values"),
     pytest.param([2**62, 2**62 + 1, 2**62 + 2], [2**62 + 1], id="large-int64"),
@@ -543,9 +531,7 @@ def test_ks_statistic_is_symmetric_in_its_samples(reference: Any, current: Any) 
     [(10, 10), (12, 40), (50, 50), (37, 91), (100, 100), (100, 1000), (500, 300), (2000, 1500)],
 )
 @pytest.mark.parametrize("shift", [0.0, 0.3, 0.8])
-def test_ks_p_value_is_within_the_documented_tolerance_of_scipy_asymp(
-    n: int, m: int, shift: float
-) -> None:
+def test_ks_p_value_is_within_the_documented_tolerance_of_scipy_asymp(n: int, m: int, shift: float) -> None:
     # scipy's asymp p-value is the exact one-sample KS distribution at
     # round(n*m/(n+m)); ours is Stephens' corrected asymptotic formula. Over a
     # dense grid of sizes and D the gap stays below 0.16/sqrt(en) for en >= 5
@@ -577,9 +563,7 @@ def test_ks_p_value_decision_at_five_percent_agrees_with_scipy_for_large_samples
 
 @pytest.mark.parametrize("lam", [0.05, 0.3, 0.5, 0.8, 0.99, 1.0, 1.01, 1.36, 1.63, 2.0, 3.0, 5.0])
 def test_kolmogorov_tail_matches_scipy_kstwobign(lam: float) -> None:
-    assert quality._kolmogorov_sf(lam) == pytest.approx(
-        float(stats.kstwobign.sf(lam)), rel=1e-10, abs=1e-15
-    )
+    assert quality._kolmogorov_sf(lam) == pytest.approx(float(stats.kstwobign.sf(lam)), rel=1e-10, abs=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -676,9 +660,7 @@ def test_identical_category_samples_have_zero_category_psi(sample: Any) -> None:
 def test_category_psi_is_the_same_for_lists_and_numpy_arrays() -> None:
     reference = ["x"] * 5 + ["y"] * 3
     current = ["x"] * 2 + ["z"] * 2
-    assert category_psi(np.array(reference), np.array(current)) == category_psi(
-        reference, current
-    )
+    assert category_psi(np.array(reference), np.array(current)) == category_psi(reference, current)
     assert type(category_psi(reference, current)) is float
 
 
@@ -698,9 +680,7 @@ def test_category_psi_of_disjoint_categories_is_large_and_finite() -> None:
         pytest.param([["a"], ["b"]], r"\[0\] \(list\) is not hashable", id="unhashable"),
     ],
 )
-def test_category_psi_rejects_bad_input_naming_the_argument(
-    side: str, bad: Any, message: str
-) -> None:
+def test_category_psi_rejects_bad_input_naming_the_argument(side: str, bad: Any, message: str) -> None:
     good = ["a", "b"]
     args = (bad, good) if side == "reference" else (good, bad)
     # `message` carries its own separator: " is empty" vs "[0] (list) ...".
@@ -731,9 +711,7 @@ def test_psi_is_non_negative_and_js_distance_lies_in_the_unit_interval(
 
 @PROPERTY_SETTINGS
 @given(finite_samples, finite_samples)
-def test_ks_d_and_p_value_lie_in_the_unit_interval(
-    reference: list[float], current: list[float]
-) -> None:
+def test_ks_d_and_p_value_lie_in_the_unit_interval(reference: list[float], current: list[float]) -> None:
     d, p = ks_statistic(np.array(reference), current)
     assert 0.0 <= d <= 1.0
     assert 0.0 <= p <= 1.0
@@ -774,9 +752,7 @@ junk_bins = st.one_of(st.integers(-3, 30), st.floats(), st.none(), st.text(max_s
 @pytest.mark.filterwarnings("error")
 @PROPERTY_SETTINGS
 @given(junk, junk, junk, junk_bins)
-def test_metrics_raise_nothing_but_value_error_on_arbitrary_input(
-    a: Any, b: Any, c: Any, bins: Any
-) -> None:
+def test_metrics_raise_nothing_but_value_error_on_arbitrary_input(a: Any, b: Any, c: Any, bins: Any) -> None:
     calls = [
         lambda: missing_rate(a),
         lambda: out_of_range_rate(a, b, c),

@@ -26,7 +26,18 @@ def test_plain_names_keep_their_name():
 
 @pytest.mark.parametrize(
     "name",
-    ["../../etc/x", "a/b", "C:\\x", "<img src=x onerror=alert(1)>", "...", "", "/", "con", "overview", "summary"],
+    [
+        "../../etc/x",
+        "a/b",
+        "C:\\x",
+        "<img src=x onerror=alert(1)>",
+        "...",
+        "",
+        "/",
+        "con",
+        "overview",
+        "summary",
+    ],
 )
 def test_hostile_names_stay_inside_the_report_dir(name):
     (file_name,) = chart_file_names([name], "png").values()
@@ -75,7 +86,9 @@ def test_terminal_rows_are_aligned_with_failures_first():
     result = GateResult(
         (
             Verdict("precision", "pass", 0.9, baseline=0.91, limits="min 0.5"),
-            Verdict("accuracy_long_name", "fail", 0.5, baseline=0.9, limits="min 0.8", reasons=("below min 0.8",)),
+            Verdict(
+                "accuracy_long_name", "fail", 0.5, baseline=0.9, limits="min 0.8", reasons=("below min 0.8",)
+            ),
             Verdict("f1", "ungated", 0.7),
         )
     )

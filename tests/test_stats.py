@@ -3,10 +3,11 @@ published worked examples and scipy as an independent implementation."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -561,7 +562,7 @@ def test_level_shifts_never_raises_on_finite_floats_and_respects_min_segment(
     bounds = [0, *indices(shifts), len(values)]
     assert all(min_segment <= s.index <= len(values) - min_segment for s in shifts)
     # Every segment, not only the first and last, lasts min_segment values.
-    assert all(b - a >= min_segment for a, b in zip(bounds, bounds[1:]))
+    assert all(b - a >= min_segment for a, b in itertools.pairwise(bounds))
     # before / after are the medians of the adjacent segments.
     for k, shift in enumerate(shifts):
         assert shift.before == stats.baseline(values[bounds[k] : bounds[k + 1]], "median", True)

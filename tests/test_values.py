@@ -37,11 +37,20 @@ def test_nested_objects_flatten_to_dotted_names_and_value_n_objects_are_values(t
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("{", "metrics.json: line 1: current metrics file is not valid JSON: Expecting property name enclosed in double quotes"),
+        (
+            "{",
+            "metrics.json: line 1: current metrics file is not valid JSON: Expecting property name enclosed in double quotes",
+        ),
         ("[0.9]", "metrics.json: current metrics file must hold a JSON object of metrics, found list [0.9]"),
         ('"0.9"', 'metrics.json: current metrics file must hold a JSON object of metrics, found str "0.9"'),
-        ({"accuracy": "high"}, 'metrics.json: metric "accuracy" must be a number or {"value": number, "n": integer}, got "high"'),
-        ({"accuracy": {"value": 0.9, "n": 2.5}}, 'metrics.json: metric "accuracy" "n" must be an integer >= 1, got 2.5'),
+        (
+            {"accuracy": "high"},
+            'metrics.json: metric "accuracy" must be a number or {"value": number, "n": integer}, got "high"',
+        ),
+        (
+            {"accuracy": {"value": 0.9, "n": 2.5}},
+            'metrics.json: metric "accuracy" "n" must be an integer >= 1, got 2.5',
+        ),
     ],
 )
 def test_a_bad_current_file_is_named(tmp_path, data, message):
@@ -59,7 +68,13 @@ def test_a_missing_current_file_is_an_error(tmp_path):
     ("name", "value", "n", "error", "message"),
     [
         ("acc", "0.9", None, TypeError, "metric_gate.record('acc'): value must be a number, got str '0.9'"),
-        ("acc", None, None, TypeError, "metric_gate.record('acc'): value must be a number, got NoneType None"),
+        (
+            "acc",
+            None,
+            None,
+            TypeError,
+            "metric_gate.record('acc'): value must be a number, got NoneType None",
+        ),
         ("acc", True, None, TypeError, "metric_gate.record('acc'): value must be a number, got bool True"),
         ("acc", 0.9, 0, TypeError, "metric_gate.record('acc'): n must be an integer >= 1, got 0"),
         ("acc", 0.9, 10.0, TypeError, "metric_gate.record('acc'): n must be an integer >= 1, got 10.0"),
@@ -84,13 +99,17 @@ def test_record_accepts_numpy_numbers_nan_and_inf():
     gate.record("a", np.float32(0.5), n=np.int64(10))
     gate.record("b", float("nan"))
     gate.record("c", 3)
-    assert [(r.name, r.value, r.n) for r in sink][0] == ("a", 0.5, 10)
+    assert next((r.name, r.value, r.n) for r in sink) == ("a", 0.5, 10)
     assert sink[1].value != sink[1].value
     assert type(sink[2].value) is float
 
 
 def test_merge_reports_every_test_that_recorded_a_name():
-    records = [Recorded("a", 1.0, None, "t::two"), Recorded("a", 2.0, None, "t::one"), Recorded("b", 3.0, 5, "t::one")]
+    records = [
+        Recorded("a", 1.0, None, "t::two"),
+        Recorded("a", 2.0, None, "t::one"),
+        Recorded("b", 3.0, 5, "t::one"),
+    ]
     values, sources, conflicts = merge(records)
     assert values["b"] == Measurement(3.0, 5)
     assert sources["b"] == "t::one"

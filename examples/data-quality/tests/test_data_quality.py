@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from data import current_income, current_segments, reference_income, reference_segments
+
 from pytest_metricgate import quality
 
 
