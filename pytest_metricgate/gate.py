@@ -12,7 +12,8 @@ larger than ``max-drop = 0.02``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .config import MetricRule
@@ -303,154 +304,277 @@ def _apply_patience(
 
 
 def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -> list[Finding]:
-    """Every limit rule judged at the point value, or at the favourable end of its Wilson interval.
+    """Every limit of ``rule`` judged by the one evaluator, ``_evaluate``, in the order they are listed.
 
-    Labels and reasons are built lazily: charts judge every history run, and
-    only a breach needs its words.
+    Labels and reasons are built lazily by the limit objects: charts judge every
+    history run, and only a breach needs its words.
     """
-    value = current.value
     interval = _Interval.of(rule, current)
     findings: list[Finding] = []
     if rule.confidence is not None and interval is None:
         why = "no n was given" if current.n is None else "the value is not a proportion in [0, 1]"
         findings.append(Finding(NOTE, f"confidence: {why}, so the rules use the point value"))
-
-    def check(
-        label: Callable[[], str],
-        prefers_high: bool,
-        breached: Callable[[float], bool],
-        failure: Callable[[float], str],
-        resolution: Callable[[], tuple[float, float, str]] | None = None,
-    ) -> None:
-        finding = _check(value, interval, prefers_high, breached, failure, label)
-        if finding is not None:
-            findings.append(finding)
-        elif interval is not None and resolution is not None:
-            distance, at, described = resolution()
-            if interval.half_width > distance:
-                findings.append(Finding(WARN, interval.too_small(described, distance, at)))
-
-    def check_bound(name: str, limit: float, prefers_high: bool) -> None:
-        reference = context.reference
-        check(
-            lambda: f"{name} {format_limit(limit)}",
-            prefers_high,
-            (lambda x: _less(x, limit)) if prefers_high else (lambda x: _less(limit, x)),
-            lambda x: f"{'below' if name == 'min' else 'above'} {name} {format_limit(limit)}",
-            # Whether the set can tell the metric's usual level (the baseline) from the limit: a
-            # property of the set and the rule, not of this run's noise.
-            None
-            if reference is None
-            else (
-                lambda: (
-                    abs(reference - limit),
-                    reference,
-                    f"{name} {format_limit(limit)} from the baseline {format_value(reference)}",
-                )
-            ),
-        )
-
-    if rule.min is not None:
-        check_bound("min", rule.min, True)
-    if rule.max is not None:
-        check_bound("max", rule.max, False)
-    reference = context.reference
-    if reference is None:
-        if rule.has_relative_rule or rule.max_sigma is not None:
-            findings.append(Finding(NOTE, "no baseline yet"))
-        return findings
-    word, higher = _drop_word(rule), rule.higher_is_better
-    if rule.max_drop is not None:
-        allowed = rule.max_drop
-        check(
-            lambda: f"max-drop {format_limit(allowed)}",
-            higher,
-            lambda x: _less(allowed, worsening(x, reference, higher)),
-            lambda x: (
-                f"{word} {format_value(worsening(x, reference, higher))} > max-drop "
-                f"{format_limit(allowed)} vs {context.reference_text}"
-            ),
-            lambda: (allowed, value, f"max-drop {format_limit(allowed)}"),
-        )
-    if rule.max_drop_pct is not None:
-        pct = rule.max_drop_pct
-        if reference == 0:
-            findings.append(Finding(NOTE, "max-drop-pct skipped: baseline is 0"))
+    for item in _limits(rule, context):
+        if isinstance(item, Finding):
+            findings.append(item)
         else:
-            scale = abs(reference)
-            check(
-                lambda: f"max-drop-pct {format_limit(pct)}%",
-                higher,
-                lambda x: _less(pct, 100 * worsening(x, reference, higher) / scale),
-                lambda x: (
-                    f"{word} {format_pct(100 * worsening(x, reference, higher) / scale)} > max-drop-pct "
-                    f"{format_limit(pct)}% vs {context.reference_text}"
-                ),
-                lambda: (
-                    pct / 100 * scale,
-                    value,
-                    f"max-drop-pct {format_limit(pct)}% ({format_value(pct / 100 * scale)})",
-                ),
-            )
-    if rule.max_sigma is not None:
-        findings.extend(_sigma_findings(rule, value, interval, context))
+            findings.extend(_evaluate(item, current.value, interval))
     return findings
 
 
-def _sigma_findings(
-    rule: MetricRule, value: float, interval: _Interval | None, context: _Context
-) -> list[Finding]:
+def _limits(rule: MetricRule, context: _Context) -> list[Limit | Finding]:
+    """The limits ``rule`` sets against this context, with notes where one cannot apply, in reason order."""
+    items: list[Limit | Finding] = []
+    reference = context.reference
+    if rule.min is not None:
+        items.append(Bound("min", rule.min, reference))
+    if rule.max is not None:
+        items.append(Bound("max", rule.max, reference))
+    if reference is None:
+        if rule.has_relative_rule or rule.max_sigma is not None:
+            items.append(Finding(NOTE, "no baseline yet"))
+        return items
+    higher = rule.higher_is_better
+    if rule.max_drop is not None:
+        items.append(MaxDrop(rule.max_drop, reference, higher, context.reference_text))
+    if rule.max_drop_pct is not None:
+        if reference == 0:
+            items.append(Finding(NOTE, "max-drop-pct skipped: baseline is 0"))
+        else:
+            items.append(MaxDropPct(rule.max_drop_pct, reference, higher, context.reference_text))
+    if rule.max_sigma is not None:
+        items.append(_sigma_limit(rule, rule.max_sigma, context))
+    return items
+
+
+def _sigma_limit(rule: MetricRule, limit: float, context: _Context) -> Limit | Finding:
     measured = len(context.history)
     if measured < rule.min_history:
-        return [Finding(NOTE, f"max-sigma: not enough history ({measured} of {rule.min_history})")]
+        return Finding(NOTE, f"max-sigma: not enough history ({measured} of {rule.min_history})")
     if len(context.window) < 2:
-        return [Finding(NOTE, "max-sigma: needs at least 2 runs in the window")]
+        return Finding(NOTE, "max-sigma: needs at least 2 runs in the window")
     mean, sd = mean_and_sample_sd(context.window)
     if sd == 0:
-        return [Finding(NOTE, f"max-sigma skipped: the last {len(context.window)} runs have no spread")]
-    limit, higher, word = rule.max_sigma, rule.higher_is_better, _drop_word(rule)
-    assert limit is not None
-
-    def spread() -> str:
-        return f"mean {format_value(mean)}, sample sd {format_value(sd)} of last {len(context.window)}"
-
-    def failure(x: float) -> str:
-        drop = worsening(x, mean, higher)
-        return f"{word} {format_value(drop)} = {drop / sd:.1f} sigma > max-sigma {format_limit(limit)} ({spread()})"
-
-    finding = _check(
-        value,
-        interval,
-        higher,
-        lambda x: _less(limit, worsening(x, mean, higher) / sd),
-        failure,
-        lambda: f"max-sigma {format_limit(limit)} ({spread()})",
-    )
-    return [] if finding is None else [finding]
+        return Finding(NOTE, f"max-sigma skipped: the last {len(context.window)} runs have no spread")
+    return MaxSigma(limit, mean, sd, len(context.window), rule.higher_is_better)
 
 
-def _check(
-    value: float,
-    interval: _Interval | None,
-    prefers_high: bool,
-    breached: Callable[[float], bool],
-    failure: Callable[[float], str],
-    label: Callable[[], str],
-) -> Finding | None:
-    """One limit at the point value; with an interval, it fails only if even the favourable end breaches."""
-    if not breached(value):
+def _evaluate(limit: Limit, value: float, interval: _Interval | None) -> list[Finding]:
+    """Judge one limit: at the point value, or, with an interval, failing only when even its favourable end breaches.
+
+    A value that passes but whose interval is wider than the distance the limit
+    has to resolve gets a warning that the evaluation set is too small.
+    """
+    if limit.breached(value):
+        if interval is None:
+            return [Finding(FAIL, limit.failure(value), breach=True)]
+        favourable = interval.high if limit.prefers_high else interval.low
+        if limit.breached(favourable):
+            end = "upper" if limit.prefers_high else "lower"
+            return [
+                Finding(
+                    FAIL,
+                    f"{limit.failure(value)} \u2014 even the {end} end {format_value(favourable)} "
+                    f"of {interval.text()} breaches",
+                    breach=True,
+                )
+            ]
+        return [Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {limit.label()}")]
+    if interval is not None:
+        resolution = limit.resolution(value)
+        if resolution is not None and interval.half_width > resolution.distance:
+            return [Finding(WARN, interval.too_small(resolution))]
+    return []
+
+
+# -- the limits ---------------------------------------------------------------------------------
+# Each limit measures how bad a value is in its own units (a value, a drop, a percentage, sigmas),
+# larger meaning worse, and breaches when that exceeds its threshold by more than float rounding.
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The distance an evaluation set must resolve for a limit to mean anything, and where."""
+
+    distance: float
+    at: float  # the value whose sampling error matters
+    described: str
+
+
+class Limit(ABC):
+    """One limit of one metric: how far a value lies past it, and how to say so."""
+
+    @property
+    @abstractmethod
+    def prefers_high(self) -> bool:
+        """Whether higher values are further from breaching."""
+
+    @property
+    @abstractmethod
+    def threshold(self) -> float:
+        """The most ``badness`` allowed."""
+
+    @abstractmethod
+    def badness(self, value: float) -> float:
+        """How bad ``value`` is in this limit's units; larger is worse."""
+
+    @abstractmethod
+    def label(self) -> str:
+        """The limit in a few words: ``min 0.88``."""
+
+    @abstractmethod
+    def failure(self, value: float) -> str:
+        """Why ``value`` breaches: ``below min 0.88``."""
+
+    def excess(self, value: float) -> float:
+        """How far ``value`` lies past the limit, in the limit's units (negative inside it)."""
+        return self.badness(value) - self.threshold
+
+    def breached(self, value: float) -> bool:
+        return _less(self.threshold, self.badness(value))
+
+    def resolution(self, value: float) -> Resolution | None:
+        """What an interval around ``value`` must resolve; ``None`` when the limit has no such distance."""
         return None
-    if interval is None:
-        return Finding(FAIL, failure(value), breach=True)
-    favourable = interval.high if prefers_high else interval.low
-    if breached(favourable):
-        end = "upper" if prefers_high else "lower"
-        return Finding(
-            FAIL,
-            f"{failure(value)} \u2014 even the {end} end {format_value(favourable)} of {interval.text()} breaches",
-            breach=True,
+
+
+@dataclass(frozen=True)
+class Bound(Limit):
+    """``min`` or ``max``: an absolute limit on the value itself."""
+
+    kind: str  # "min" or "max"
+    limit: float
+    reference: float | None  # the baseline, whose distance to the limit a set must resolve
+
+    @property
+    def prefers_high(self) -> bool:
+        return self.kind == "min"
+
+    @property
+    def threshold(self) -> float:
+        return -self.limit if self.kind == "min" else self.limit
+
+    def badness(self, value: float) -> float:
+        return -value if self.kind == "min" else value
+
+    def label(self) -> str:
+        return f"{self.kind} {format_limit(self.limit)}"
+
+    def failure(self, value: float) -> str:
+        return f"{'below' if self.kind == 'min' else 'above'} {self.label()}"
+
+    def resolution(self, value: float) -> Resolution | None:
+        # Whether the set can tell the metric's usual level (the baseline) from the limit: a
+        # property of the set and the rule, not of this run's noise.
+        if self.reference is None:
+            return None
+        return Resolution(
+            abs(self.reference - self.limit),
+            self.reference,
+            f"{self.label()} from the baseline {format_value(self.reference)}",
         )
-    return Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {label()}")
+
+
+@dataclass(frozen=True)
+class MaxDrop(Limit):
+    """``max-drop``: how much worse than the baseline the value may be, in the metric's units."""
+
+    allowed: float
+    reference: float
+    higher_is_better: bool
+    reference_text: str
+
+    @property
+    def prefers_high(self) -> bool:
+        return self.higher_is_better
+
+    @property
+    def threshold(self) -> float:
+        return self.allowed
+
+    def badness(self, value: float) -> float:
+        return worsening(value, self.reference, self.higher_is_better)
+
+    def label(self) -> str:
+        return f"max-drop {format_limit(self.allowed)}"
+
+    def failure(self, value: float) -> str:
+        return (
+            f"{_word(self.higher_is_better)} {format_value(self.badness(value))} > {self.label()} "
+            f"vs {self.reference_text}"
+        )
+
+    def resolution(self, value: float) -> Resolution | None:
+        return Resolution(self.allowed, value, self.label())
+
+
+@dataclass(frozen=True)
+class MaxDropPct(Limit):
+    """``max-drop-pct``: how much worse than the baseline the value may be, in percent of the baseline."""
+
+    pct: float
+    reference: float  # never 0
+    higher_is_better: bool
+    reference_text: str
+
+    @property
+    def prefers_high(self) -> bool:
+        return self.higher_is_better
+
+    @property
+    def threshold(self) -> float:
+        return self.pct
+
+    def badness(self, value: float) -> float:
+        return 100 * worsening(value, self.reference, self.higher_is_better) / abs(self.reference)
+
+    def label(self) -> str:
+        return f"max-drop-pct {format_limit(self.pct)}%"
+
+    def failure(self, value: float) -> str:
+        return (
+            f"{_word(self.higher_is_better)} {format_pct(self.badness(value))} > {self.label()} "
+            f"vs {self.reference_text}"
+        )
+
+    def resolution(self, value: float) -> Resolution | None:
+        allowed = self.pct / 100 * abs(self.reference)
+        return Resolution(allowed, value, f"{self.label()} ({format_value(allowed)})")
+
+
+@dataclass(frozen=True)
+class MaxSigma(Limit):
+    """``max-sigma``: how many sample standard deviations of the window the value may fall below its mean."""
+
+    limit: float
+    mean: float
+    sd: float  # > 0
+    count: int
+    higher_is_better: bool
+
+    @property
+    def prefers_high(self) -> bool:
+        return self.higher_is_better
+
+    @property
+    def threshold(self) -> float:
+        return self.limit
+
+    def badness(self, value: float) -> float:
+        return worsening(value, self.mean, self.higher_is_better) / self.sd
+
+    def spread(self) -> str:
+        return f"mean {format_value(self.mean)}, sample sd {format_value(self.sd)} of last {self.count}"
+
+    def label(self) -> str:
+        return f"max-sigma {format_limit(self.limit)} ({self.spread()})"
+
+    def failure(self, value: float) -> str:
+        drop = worsening(value, self.mean, self.higher_is_better)
+        return (
+            f"{_word(self.higher_is_better)} {format_value(drop)} = {drop / self.sd:.1f} sigma > "
+            f"max-sigma {format_limit(self.limit)} ({self.spread()})"
+        )
 
 
 @dataclass(frozen=True)
@@ -479,16 +603,16 @@ class _Interval:
             f"Wilson {format_limit(100 * self.confidence)}%"
         )
 
-    def too_small(self, label: str, resolution: float, value: float) -> str:
-        """Why the set cannot resolve ``label`` (a distance of ``resolution`` around ``value``)."""
+    def too_small(self, resolution: Resolution) -> str:
+        """Why the set cannot resolve ``resolution.distance`` around ``resolution.at``."""
         needed = (
-            n_for_half_width(min(max(value, 0.0), 1.0), resolution, self.confidence)
-            if resolution > 0
+            n_for_half_width(min(max(resolution.at, 0.0), 1.0), resolution.distance, self.confidence)
+            if resolution.distance > 0
             else None
         )
         needs = f"needs n\u2248{needed:,}" if needed is not None else "no n can resolve a value on the limit"
         return (
-            f"evaluation set too small to resolve {label} (\u00b1{self.half_width:.2g} at n={self.n}, "
+            f"evaluation set too small to resolve {resolution.described} (\u00b1{self.half_width:.2g} at n={self.n}, "
             f"Wilson {format_limit(100 * self.confidence)}%; {needs})"
         )
 
@@ -498,8 +622,8 @@ def worsening(value: float, reference: float, higher_is_better: bool) -> float:
     return reference - value if higher_is_better else value - reference
 
 
-def _drop_word(rule: MetricRule) -> str:
-    return "drop" if rule.higher_is_better else "rise"
+def _word(higher_is_better: bool) -> str:
+    return "drop" if higher_is_better else "rise"
 
 
 def _less(smaller: float, larger: float) -> bool:
