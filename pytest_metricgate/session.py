@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import history as history_store
-from . import runinfo
+from . import runinfo, stores
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, MetricGateError
 from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
-from .history import HistoryTail
 from .recording import Recorded, merge
 from .report import (
     Series,
@@ -34,6 +32,7 @@ from .report import (
     summary_markdown,
     write_report_dir,
 )
+from .stores import HistoryTail, Recording
 from .values import Measurement, Run, read_current_file
 
 
@@ -68,14 +67,15 @@ class GateSession:
                 f"{config.shown}: --metric-gate-record needs [tool.metricgate] history "
                 "to name a .jsonl or .csv file to append to; none is configured"
             )
-        if record and config.history is not None and config.history.kind == "inline":
+        store = stores.open_store(config.history) if config.history is not None else None
+        if record and store is not None and not store.writable:
             raise ConfigError(
                 f"{config.shown}: --metric-gate-record cannot append to an inline history "
                 "([tool.metricgate] history is a table, which is read-only); name a .jsonl or .csv file"
             )
         tail = None
-        if config.history is not None:
-            tail = history_store.read(config.history, limit=runs_needed(config), gated=config.gated_names)
+        if store is not None:
+            tail = store.read(limit=runs_needed(config), gated=config.gated_names)
         current = {}
         if config.current is not None:
             current = read_current_file(
@@ -254,8 +254,8 @@ class GateSession:
         values.update(merge(self.records)[0])
         info = runinfo.detect(directory=self.config.source.parent)
         run = Run(metrics=values, run=info.label, timestamp=info.timestamp, commit=info.commit)
-        history_store.append(
-            self.config.history, run, column_order=[rule.name for rule in self.config.metrics]
+        stores.open_store(self.config.history).append(
+            run, Recording(column_order=tuple(rule.name for rule in self.config.metrics))
         )
         self.details.append(f"history: appended this run to {self.config.history.shown}")
 

@@ -11,7 +11,7 @@ import json
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ValuesFileError
@@ -36,6 +36,9 @@ class Run:
     ``label`` is what the chart's x axis shows for the run: the CSV's first
     descriptive column, or the JSONL ``run``, else its ``timestamp``, else its
     ``commit``; ``None`` when the run has none of them.
+
+    ``extra`` holds further descriptive fields by name (a branch, a mark), which
+    every store keeps and reads back without knowing what they mean.
     """
 
     metrics: Mapping[str, Measurement]
@@ -43,6 +46,7 @@ class Run:
     run: str | None = None
     timestamp: str | None = None
     commit: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 def is_number(raw: object) -> bool:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_metricgate import history
+from pytest_metricgate import stores as history
 from pytest_metricgate.config import HistorySpec
 from pytest_metricgate.errors import HistoryError
-from pytest_metricgate.history import is_cut_off_object, jsonl_line
+from pytest_metricgate.stores.files import is_cut_off_object, jsonl_line
 from pytest_metricgate.values import Measurement, Run
 
 
@@ -289,3 +289,49 @@ def test_csv_is_created_with_describing_columns_first(tmp_path):
     )
     assert path.read_text() == "run,timestamp,commit,b,a\nt,t,c,2.0,1.0\n"
     assert read(path, gated={"a", "b"}).runs[0].metrics == {"b": Measurement(2.0), "a": Measurement(1.0)}
+
+
+# -- extra fields and the choice of store ------------------------------------------
+
+
+def test_extra_fields_are_jsonl_keys_before_the_metrics_and_read_back(tmp_path):
+    path = tmp_path / "h.jsonl"
+    run = Run({"acc": Measurement(0.9)}, run="r", extra={"branch": "main", "mark": "accepted"})
+    history.append(spec(path), run)
+    assert path.read_text() == (
+        '{"run": "r", "timestamp": null, "commit": null, "branch": "main", "mark": "accepted", '
+        '"metrics": {"acc": 0.9}}\n'
+    )
+    assert read(path).runs[0].extra == {"branch": "main", "mark": "accepted"}
+
+
+def test_jsonl_keys_that_are_not_strings_are_not_extra_fields(tmp_path):
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"run": "r", "branch": "dev", "tags": ["x"], "flag": true, "metrics": {"acc": 0.9}}\n')
+    assert read(path).runs[0].extra == {"branch": "dev"}
+
+
+def test_extra_fields_are_csv_columns_added_before_new_metrics(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("week,acc\n1,0.9\n")
+    history.append(
+        spec(path), Run({"acc": Measurement(0.8), "f1": Measurement(0.5)}, extra={"branch": "main"})
+    )
+    assert path.read_text() == "week,acc,branch,f1\n1,0.9,,\n,0.8,main,0.5\n"
+    assert [run.extra for run in read(path, gated={"acc", "f1"}).runs] == [
+        {"week": "1"},
+        {"branch": "main"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "class_name", "writable"),
+    [("jsonl", "JsonlStore", True), ("csv", "CsvStore", True), ("inline", "InlineStore", False)],
+)
+def test_the_configured_kind_chooses_the_store(tmp_path, kind, class_name, writable):
+    path = tmp_path / f"h.{kind}"
+    inline = {"a": (1.0,)} if kind == "inline" else None
+    store = history.open_store(
+        HistorySpec(kind=kind, shown="h", path=None if inline else path, inline=inline)
+    )
+    assert (type(store).__name__, store.writable, store.shown) == (class_name, writable, "h")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_metricgate import history
+from pytest_metricgate import stores as history
 from pytest_metricgate.config import HistorySpec
 from pytest_metricgate.values import Measurement, Run
 
@@ -77,7 +77,8 @@ KILLED_WRITER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from pytest_metricgate import history
+    from pytest_metricgate import stores as history
+    from pytest_metricgate.stores import files
     from pytest_metricgate.config import HistorySpec
     from pytest_metricgate.values import Measurement, Run
 
@@ -85,7 +86,7 @@ KILLED_WRITER = textwrap.dedent(
         os.write(fd, bytes(data[: len(data) // 2]))
         os.kill(os.getpid(), signal.SIGKILL)
 
-    history._write_all = write_half_then_die
+    files._write_all = write_half_then_die
     path = Path(sys.argv[1])
     history.append(HistorySpec("jsonl", path.name, path), Run({"accuracy": Measurement(0.123456789)}, run="killed"))
     """

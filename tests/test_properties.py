@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pytest_metricgate import history
+from pytest_metricgate import stores as history
 from pytest_metricgate.config import GateConfig, HistorySpec, MetricRule, from_document, load
 from pytest_metricgate.errors import ConfigError, HistoryError, ValuesFileError
 from pytest_metricgate.gate import FAIL, PASS, WARN, Settings, judge_metric

@@ -1,4 +1,4 @@
-"""The history stores: JSONL, CSV and inline arrays. Read what is needed; append safely.
+"""The file stores: JSONL, CSV and inline arrays. Read what is needed; append safely.
 
 Reading takes only the newest runs the gate needs, from the end of the file, so
 its cost does not grow with the history; lines before them are not read and so
@@ -11,6 +11,9 @@ Writing is an append under an exclusive lock (``flock``): one ``write`` of one
 line for JSONL and for a CSV whose header fits; a CSV whose header must grow is
 rewritten to a temporary file and atomically replaced, under the same lock.
 Reading never writes.
+
+A run's extra fields (``Run.extra``) are top-level string keys of a JSONL line
+and descriptive columns of a CSV.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from .config import HistorySpec
-from .errors import HistoryError
-from .values import Measurement, Run, describe, measurement_from_json
+from ..config import HistorySpec
+from ..errors import HistoryError
+from ..values import Measurement, Run, describe, measurement_from_json
+from . import HistoryTail, Recording
 
 try:  # POSIX
     import fcntl
@@ -59,45 +62,94 @@ DESCRIPTIVE_COLUMNS = frozenset(
 _BLOCK = 1 << 16
 
 
-@dataclass(frozen=True)
-class HistoryTail:
-    """The newest runs of a history, oldest first, and what reading them found."""
-
-    runs: tuple[Run, ...]
-    shown: str
-    exists: bool = True
-    older_runs_left_out: bool = False
-    label_name: str | None = None
-    warnings: tuple[str, ...] = ()
+# JSONL keys that are not extra fields: the run's own description and its metrics.
+_JSONL_KEYS = ("run", "timestamp", "commit", "metrics")
 
 
-def read(spec: HistorySpec, *, limit: int, gated: frozenset[str]) -> HistoryTail:
-    """The newest ``limit`` runs of the history ``spec`` names.
+class _FileStore:
+    """A history file (JSONL or CSV): a tail read under a shared lock, a locked atomic append."""
 
-    A missing file is an empty history (a first run). ``gated`` names the
-    metrics whose CSV columns must hold numbers.
-    """
-    if spec.kind == "inline":
-        assert spec.inline is not None
-        return _read_inline(spec.inline, spec.shown, limit)
-    assert spec.path is not None
-    try:
-        handle = open(spec.path, "rb")  # noqa: SIM115 - closed by the with below, after the error mapping
-    except FileNotFoundError:
-        return HistoryTail(runs=(), shown=spec.shown, exists=False)
-    except IsADirectoryError:
-        raise HistoryError(f"{spec.shown}: history must be a file, found a directory") from None
-    except OSError as exc:
-        raise HistoryError(f"{spec.shown}: cannot read history: {_strerror(exc)}") from None
-    with handle, _shared_lock(handle):
-        if os.path.isdir(spec.path):  # pragma: no cover - open() raised already on POSIX
-            raise HistoryError(f"{spec.shown}: history must be a file, found a directory")
+    writable = True
+
+    def __init__(self, spec: HistorySpec) -> None:
+        assert spec.path is not None
+        self.spec = spec
+        self.path = spec.path
+        self.shown = spec.shown
+
+    def read(self, *, limit: int, gated: frozenset[str]) -> HistoryTail:
+        """The newest ``limit`` runs; a missing file is an empty history (a first run)."""
         try:
-            if spec.kind == "jsonl":
-                return _JsonlReader(handle, spec.shown).read(limit)
-            return _CsvReader(handle, spec.shown, gated).read(limit)
+            handle = open(self.path, "rb")  # noqa: SIM115 - closed by the with below, after the error mapping
+        except FileNotFoundError:
+            return HistoryTail(runs=(), shown=self.shown, exists=False)
+        except IsADirectoryError:
+            raise HistoryError(f"{self.shown}: history must be a file, found a directory") from None
         except OSError as exc:
-            raise HistoryError(f"{spec.shown}: cannot read history: {_strerror(exc)}") from None
+            raise HistoryError(f"{self.shown}: cannot read history: {_strerror(exc)}") from None
+        with handle, _shared_lock(handle):
+            if os.path.isdir(self.path):  # pragma: no cover - open() raised already on POSIX
+                raise HistoryError(f"{self.shown}: history must be a file, found a directory")
+            try:
+                return self.read_tail(handle, limit, gated)
+            except OSError as exc:
+                raise HistoryError(f"{self.shown}: cannot read history: {_strerror(exc)}") from None
+
+    def read_tail(self, handle: io.BufferedReader, limit: int, gated: frozenset[str]) -> HistoryTail:
+        raise NotImplementedError
+
+    def append(self, run: Run, recording: Recording | None = None) -> None:
+        """Append ``run`` under an exclusive lock.
+
+        ``recording.column_order`` puts these metrics first when a CSV is created
+        or its header grows (the configured metrics, in config order).
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _exclusive_lock(self.path) as fd:
+                self.append_locked(fd, run, recording.column_order if recording else ())
+        except OSError as exc:
+            raise HistoryError(f"{self.shown}: cannot append to history: {_strerror(exc)}") from None
+
+    def append_locked(self, fd: int, run: Run, column_order: Sequence[str]) -> None:
+        raise NotImplementedError
+
+
+class JsonlStore(_FileStore):
+    """One JSON object per line: ``{"run": ..., "timestamp": ..., "commit": ..., "metrics": {...}}``."""
+
+    def read_tail(self, handle: io.BufferedReader, limit: int, gated: frozenset[str]) -> HistoryTail:
+        return _JsonlReader(handle, self.shown).read(limit)
+
+    def append_locked(self, fd: int, run: Run, column_order: Sequence[str]) -> None:
+        _append_jsonl(fd, run)
+
+
+class CsvStore(_FileStore):
+    """A header row naming the columns, then one row per run; numeric columns are metrics."""
+
+    def read_tail(self, handle: io.BufferedReader, limit: int, gated: frozenset[str]) -> HistoryTail:
+        return _CsvReader(handle, self.shown, gated).read(limit)
+
+    def append_locked(self, fd: int, run: Run, column_order: Sequence[str]) -> None:
+        _append_csv(fd, self.path, run, column_order)
+
+
+class InlineStore:
+    """Arrays in ``[tool.metricgate.history]``, one value per run: read-only."""
+
+    writable = False
+
+    def __init__(self, spec: HistorySpec) -> None:
+        assert spec.inline is not None
+        self.columns = spec.inline
+        self.shown = spec.shown
+
+    def read(self, *, limit: int, gated: frozenset[str]) -> HistoryTail:
+        return _read_inline(self.columns, self.shown, limit)
+
+    def append(self, run: Run, recording: Recording | None = None) -> None:
+        raise HistoryError(f"{self.shown}: an inline history is read-only; nothing can be appended to it")
 
 
 def _strerror(exc: OSError) -> str:
@@ -232,7 +284,9 @@ class _JsonlReader(_Reader):
                 )
             described[key] = None if raw is None else str(raw)
         label = described["run"] or described["timestamp"] or described["commit"]
-        return Run(metrics=values, label=label, **described)
+        # Other string keys are the run's extra fields; keys of other types were never ours.
+        extra = {key: raw for key, raw in data.items() if key not in _JSONL_KEYS and isinstance(raw, str)}
+        return Run(metrics=values, label=label, extra=extra, **described)
 
 
 def is_cut_off_object(text: str) -> bool:
@@ -486,6 +540,9 @@ class _CsvReader(_Reader):
             run=described.get("run"),
             timestamp=described.get("timestamp"),
             commit=described.get("commit"),
+            extra={
+                name: cell for name, cell in described.items() if name not in ("run", "timestamp", "commit")
+            },
         )
 
 
@@ -512,31 +569,14 @@ def _read_inline(columns: Mapping[str, Sequence[float]], shown: str, limit: int)
 # -- appending -------------------------------------------------------------------
 
 
-def append(spec: HistorySpec, run: Run, *, column_order: Sequence[str] = ()) -> None:
-    """Append ``run`` to the history file under an exclusive lock.
-
-    ``column_order`` puts these metrics first when a CSV is created or its
-    header grows (the configured metrics, in config order).
-    """
-    if spec.kind == "inline" or spec.path is None:
-        raise HistoryError(f"{spec.shown}: an inline history is read-only; nothing can be appended to it")
-    try:
-        spec.path.parent.mkdir(parents=True, exist_ok=True)
-        with _exclusive_lock(spec.path) as fd:
-            if spec.kind == "jsonl":
-                _append_jsonl(fd, run)
-            else:
-                _append_csv(fd, spec.path, run, column_order)
-    except OSError as exc:
-        raise HistoryError(f"{spec.shown}: cannot append to history: {_strerror(exc)}") from None
-
-
 def jsonl_line(run: Run) -> str:
     """The JSONL line (no newline) that stores ``run``."""
     metrics = {
         name: m.value if m.n is None else {"value": m.value, "n": m.n} for name, m in run.metrics.items()
     }
-    record = {"run": run.run, "timestamp": run.timestamp, "commit": run.commit, "metrics": metrics}
+    record: dict[str, object] = {"run": run.run, "timestamp": run.timestamp, "commit": run.commit}
+    record.update((key, value) for key, value in run.extra.items() if key not in _JSONL_KEYS)
+    record["metrics"] = metrics
     return json.dumps(record, allow_nan=True, separators=(", ", ": "))
 
 
@@ -562,7 +602,8 @@ def _append_csv(fd: int, path: Path, run: Run, column_order: Sequence[str]) -> N
     header = [name.strip() for name in next(csv.reader([first_line]))] if first_line.strip() else []
     if not header:
         header = ["run", "timestamp", "commit"]
-    wanted = [name for name in column_order if name in run.metrics]
+    wanted = sorted(name for name in run.extra if name not in run.metrics)
+    wanted += [name for name in column_order if name in run.metrics]
     wanted += sorted(name for name in run.metrics if name not in wanted)
     grown = header + [name for name in wanted if name not in header]
     row = _csv_row(grown, run)
@@ -609,6 +650,8 @@ def _csv_row(header: Sequence[str], run: Run) -> str:
             cells.append(run.timestamp or "")
         elif name == "commit":
             cells.append(run.commit or "")
+        elif name in run.extra:
+            cells.append(run.extra[name])
         elif name == label_column:
             cells.append(run.run or run.timestamp or "")
         else:
