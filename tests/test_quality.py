@@ -351,7 +351,7 @@ def test_tied_quantile_edges_are_merged_into_fewer_bins() -> None:
 def test_reference_edges_are_numpy_default_quantiles() -> None:
     sample = _normal(31, 257)
     expected = np.quantile(sample, np.arange(1, 10) / 10)
-    np.testing.assert_allclose(quality._reference_edges(sample, 10), expected, rtol=1e-12)
+    np.testing.assert_allclose(quality._reference_edges(np.sort(sample), 10), expected, rtol=1e-12)
 
 
 def test_reference_edges_do_not_overflow_near_the_float_limit() -> None:
@@ -768,3 +768,125 @@ def test_metrics_raise_nothing_but_value_error_on_arbitrary_input(a: Any, b: Any
             call()
         except ValueError:
             pass
+
+
+# ---------------------------------------------------------------------------
+# chi2_sf, category_drift and numeric_drift (the figures check_data records)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 7, 29, 120])
+@pytest.mark.parametrize("x", [0.001, 0.5, 1.0, 4.0, 12.5, 40.0, 150.0, 600.0])
+def test_chi2_sf_matches_scipy_to_relative_precision_deep_into_the_tail(df: int, x: float) -> None:
+    # scipy.stats.chi2.sf is the independent oracle (Cephes' igamc); tails down to ~1e-120 included.
+    expected = stats.chi2.sf(x, df)
+    assert quality.chi2_sf(x, df) == pytest.approx(expected, rel=1e-10, abs=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("x", "df", "expected"),
+    [
+        pytest.param(0.0, 1, 1.0, id="zero"),
+        pytest.param(-3.0, 4, 1.0, id="negative"),
+        pytest.param(math.inf, 4, 0.0, id="infinite"),
+        # df = 2 is the exponential distribution: P(X > x) = exp(-x / 2).
+        pytest.param(6.0, 2, math.exp(-3.0), id="df2-is-exponential"),
+    ],
+)
+def test_chi2_sf_edges(x: float, df: int, expected: float) -> None:
+    assert quality.chi2_sf(x, df) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("x", "df", "message"),
+    [
+        (1.0, 0, "chi2_sf: df must be an integer >= 1, got 0"),
+        (1.0, 1.5, "chi2_sf: df must be an integer >= 1, got 1.5"),
+        (1.0, True, "chi2_sf: df must be an integer >= 1, got True"),
+        (NAN, 3, "chi2_sf: x must not be NaN"),
+    ],
+)
+def test_chi2_sf_rejects_bad_arguments(x: Any, df: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        quality.chi2_sf(x, df)
+
+
+def test_category_drift_is_pearsons_test_of_homogeneity_as_scipy_computes_it() -> None:
+    rng = np.random.default_rng(7)
+    reference = rng.choice(["a", "b", "c", "d"], size=400, p=[0.4, 0.3, 0.2, 0.1]).tolist()
+    current = rng.choice(["a", "b", "c", "d", "e"], size=250, p=[0.3, 0.3, 0.2, 0.15, 0.05]).tolist()
+    found = quality.category_drift(reference, current)
+    table = np.array([found.reference_counts, found.current_counts])
+    statistic, p_value, df, _ = stats.chi2_contingency(table, correction=False)
+    assert set(found.categories) == set("abcde")
+    assert table.sum() == 650 and found.df == df == 4
+    assert found.chi2 == pytest.approx(statistic, rel=1e-12)
+    assert found.chi2_p == pytest.approx(p_value, rel=1e-9)
+    assert found.psi == category_psi(reference, current)
+    ref_share = table[0] / table[0].sum()
+    cur_share = table[1] / table[1].sum()
+    assert found.js == pytest.approx(jensenshannon(ref_share, cur_share, base=2), abs=1e-12)
+
+
+def test_category_drift_worked_example() -> None:
+    # Reference 60 a / 40 b, current 40 a / 60 b: totals 100 a, 100 b, every expected count 50,
+    # chi2 = 4 * (10^2 / 50) = 8 on 1 df, p = P(chi2_1 > 8) = erfc(sqrt(8 / 2)) = erfc(2) = 0.004677735.
+    found = quality.category_drift(["a"] * 60 + ["b"] * 40, ["a"] * 40 + ["b"] * 60)
+    assert found.chi2 == pytest.approx(8.0, rel=1e-12)
+    assert found.chi2_p == pytest.approx(math.erfc(2.0), rel=1e-12)
+    assert found.chi2_p == pytest.approx(0.004677735, rel=1e-6)
+
+
+def test_category_drift_with_one_category_has_nothing_to_test() -> None:
+    found = quality.category_drift(["x"] * 5, ["x"] * 9)
+    assert (found.chi2, found.chi2_p, found.df, found.psi) == (0.0, 1.0, 0, 0.0)
+
+
+def test_category_drift_needs_both_sample_sizes_not_only_shares() -> None:
+    # The same 60/40 vs 40/60 shares: ten times the rows give ten times chi2 and a far smaller p.
+    small = quality.category_drift(["a"] * 6 + ["b"] * 4, ["a"] * 4 + ["b"] * 6)
+    large = quality.category_drift(["a"] * 600 + ["b"] * 400, ["a"] * 400 + ["b"] * 600)
+    assert small.psi == pytest.approx(large.psi)
+    assert small.chi2_p == pytest.approx(stats.chi2.sf(0.8, 1), rel=1e-10)  # 0.371
+    assert large.chi2_p == pytest.approx(stats.chi2.sf(80.0, 1), rel=1e-9)  # 3.7e-19
+
+
+@PROPERTY_SETTINGS
+@given(
+    reference=st.lists(st.integers(-20, 20), min_size=1, max_size=60),
+    current=st.lists(st.integers(-25, 25), min_size=1, max_size=60),
+    bins=st.integers(2, 12),
+)
+def test_numeric_drift_equals_the_single_figure_functions(reference, current, bins) -> None:
+    found = quality.numeric_drift(reference, current, bins=bins)
+    assert found.psi == psi(reference, current, bins=bins)
+    assert found.js == js_distance(reference, current, bins=bins)
+    assert (found.ks, found.ks_p) == ks_statistic(reference, current)
+    assert (found.n_reference, found.n_current) == (len(reference), len(current))
+
+
+def test_numeric_drift_ks_matches_scipy_on_continuous_samples() -> None:
+    reference, current = _normal(3, 1_000), _normal(4, 800, loc=0.2)
+    found = quality.numeric_drift(reference, current)
+    assert found.ks == pytest.approx(stats.ks_2samp(reference, current).statistic, abs=1e-15)
+    # Stephens' asymptotic p-value vs scipy's: within 0.2 / sqrt(n m / (n + m)) (see ks_statistic).
+    assert found.ks_p == pytest.approx(stats.ks_2samp(reference, current, method="asymp").pvalue, abs=0.01)
+
+
+def test_numeric_drift_puts_infinities_in_the_outer_bins_and_drops_nans() -> None:
+    # Reference: 1..10 plus -inf and +inf; the edges come from 1..10 alone, so with bins=2 the one
+    # interior edge is the median 5.5: bins (-inf, 5.5] and (5.5, inf) hold 6 and 6 of 12 values.
+    reference = [-math.inf, *range(1, 11), math.inf, NAN]
+    current = [1.0, 2.0, 3.0, math.inf, NAN, NAN]
+    found = quality.numeric_drift(reference, current, bins=2)
+    assert (found.n_reference, found.n_current) == (12, 4)
+    # current: 3 of 4 below the edge, 1 above; PSI of (0.5, 0.5) vs (0.75, 0.25), smoothed by 1e-4.
+    r = (np.array([0.5, 0.5]) + PSI_EPSILON) / (1 + 2 * PSI_EPSILON)
+    c = (np.array([0.75, 0.25]) + PSI_EPSILON) / (1 + 2 * PSI_EPSILON)
+    assert found.psi == pytest.approx(float(np.sum((c - r) * np.log(c / r))), rel=1e-12)
+    assert found.ks == pytest.approx(stats.ks_2samp(reference[:-1], current[:4]).statistic)
+
+
+def test_numeric_drift_needs_a_finite_reference_value() -> None:
+    with pytest.raises(ValueError, match="^numeric_drift: reference has no finite values$"):
+        quality.numeric_drift([math.inf, -math.inf], [1.0])
