@@ -148,12 +148,12 @@ def _path_option(config: pytest.Config, name: str, base: Path) -> Path | None:
 
 
 def _strict_config(config: pytest.Config) -> bool:
-    """pytest's ``--strict-config`` (or ``strict = true``, which implies it since pytest 9)."""
+    """pytest's ``--strict-config``: an ini option since pytest 9 (``strict = true`` implies it), a flag before."""
     for name in ("strict_config", "strict"):
         try:
             value = config.getini(name)
-        except ValueError:  # an older pytest without this ini option
-            continue
+        except ValueError:  # pytest 8 has neither ini option (and its --strict means strict markers)
+            return bool(config.getoption("strict_config", default=False))
         if value is not None:
             return bool(value)
     return False
