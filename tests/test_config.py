@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -366,3 +368,43 @@ def test_a_missing_pyproject_is_named(tmp_path):
 )
 def test_table_names_quote_what_toml_needs_quoted(name, header):
     assert table_name(name) == header
+
+
+# Python 3.10 has no tomllib, so config.py falls back to tomli there. Hiding tomllib
+# (a None entry in sys.modules makes the import raise ModuleNotFoundError) runs that
+# branch on any Python; a fresh interpreter keeps this process's modules untouched.
+TOMLI_BRANCH = """
+import sys
+from pathlib import Path
+
+sys.modules["tomllib"] = None
+from pytest_metricgate import config
+
+print(config.tomllib.__name__)
+loaded = config.load(Path(sys.argv[1]), shown="pyproject.toml")
+print(loaded.window, [(rule.name, rule.min) for rule in loaded.metrics])
+try:
+    config.load(Path(sys.argv[2]), shown="broken.toml")
+except config.ConfigError as error:
+    print(error)
+"""
+
+
+def test_the_config_loader_reads_with_tomli_where_tomllib_is_missing(tmp_path):
+    good = tmp_path / "pyproject.toml"
+    good.write_text("[tool.metricgate]\nwindow = 3\n[tool.metricgate.metrics.accuracy]\nmin = 0.88\n")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[tool.metricgate\n")
+    result = subprocess.run(
+        [sys.executable, "-c", TOMLI_BRANCH, str(good), str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "tomli",
+        "3 [('accuracy', 0.88)]",
+        # tomllib's wording since tomli 2.0.1, the declared minimum; tomli 2.0.0 said "]" instead
+        "broken.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)",
+    ]
