@@ -172,8 +172,13 @@ def test_chart_runs_caps_the_chart_and_says_so(project):
 
 
 def _browser_or_skip() -> str:
-    """The Chromium to render with; CI sets METRICGATE_REQUIRE_BROWSER=1 so a missing browser fails, never skips."""
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    """The Chromium to render with; CI sets METRICGATE_REQUIRE_BROWSER=1 so a missing browser fails, never skips.
+
+    METRICGATE_CHROMIUM names one that is not on PATH (GitHub's runners install Chrome for Testing elsewhere).
+    """
+    executable = (
+        os.environ.get("METRICGATE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
