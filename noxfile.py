@@ -40,7 +40,7 @@ SHOWN = ("pytest", "numpy", "matplotlib", "tomli", "mlflow-skinny")
 # The declared minimums predate Python 3.12: their oldest releases have no wheels for it (the first
 # numpy with wheels for 3.12 is 1.26.0, for 3.13 2.1.0), so the lowest versions are tested on these.
 LOWEST_PYTHONS = ("3.10", "3.11")
-# Half the suite's wall time is pytester subprocesses; a worker per core pays for itself.
+# One xdist worker per core: the suite's runs are independent, and the landing check runs it with -n 2 too.
 PYTEST = ("python", "-m", "pytest", "-n", "auto")
 
 # Run inside a session's interpreter: its marker environment and every installed distribution.
