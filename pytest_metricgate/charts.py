@@ -4,6 +4,14 @@ Drawing uses ``matplotlib.figure.Figure`` with the Agg canvas, never pyplot, so
 no global figure state exists to leak. A temporary ``rc_context`` pins the
 style, so a user's matplotlibrc cannot change the output, and the files carry
 no date or software tag: identical input gives identical bytes.
+
+Speed: a gate with a few hundred metrics draws a few hundred charts that differ
+only in their data and texts. Building a ``Figure``, its axes and its ticks
+costs more than drawing it, so a ``MetricPainter`` builds one figure with every
+artist a chart may need and refills it per metric (data, limits, texts,
+visibility). Every artist is made in ``__init__``, in a fixed order, whatever
+was drawn before, so a refilled figure gives the same bytes as a fresh one; the
+tests hold it to that.
 """
 
 from __future__ import annotations
@@ -12,11 +20,15 @@ import contextlib
 import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from .config import MetricRule
 from .gate import FAIL, PASS, UNGATED, WARN, Verdict, format_limit, format_value, worsening
@@ -24,6 +36,8 @@ from .report import Series, display_labels
 
 VERDICT_COLOURS = {PASS: "#1a7f37", FAIL: "#cf222e", WARN: "#bf8700", UNGATED: "#57606a"}
 _LINE_COLOURS = ("#0969da", "#8250df", "#1b7c83", "#bc4c00", "#4d2d00", "#6e7781")
+_HISTORY_COLOUR = "#0969da"
+_SHIFT_COLOUR = "#8250df"
 _STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -40,10 +54,22 @@ _STYLE = {
     "axes.titley": 1.0,
     "axes.titlepad": 6.0,
 }
-_NO_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+# zlib level 1: measured on 800x450 charts (benchmarks/perf.py), level 6 (PIL's default) costs
+# about three times as long to encode for files about a fifth smaller; charts are many, small and
+# written once, so encoding time is what a CI job notices.
+_PNG_COMPRESS_LEVEL = 1
+_SAVE_OPTIONS: dict[str, dict[str, object]] = {
+    "png": {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": _PNG_COMPRESS_LEVEL}},
+    "svg": {"metadata": {"Date": None, "Creator": None}},
+}
 _MAX_TICKS = 10
 _ALL_TICKS = 14  # up to this many runs, every run is labelled
 _SINGLE_CHART_LIMIT = 6
+# Beyond this many points a marker per point is wider than the gap between points: the markers
+# merge into a thick line that hides the line itself, and cost a glyph each (in SVG, an element).
+_MARKERS_UP_TO = 60
+_COMPACT_MARKERS_UP_TO = 30
+_SHIFT_SLOTS = 4  # level-shift lines made up front; a metric with more gets a painter with more
 
 
 @contextlib.contextmanager
@@ -51,6 +77,15 @@ def drawing_style() -> Iterator[None]:
     """The pinned style: a temporary ``rc_context``, entered once around a batch of charts."""
     with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         yield
+
+
+@dataclass(frozen=True)
+class ChartJob:
+    """What one metric's chart shows: its points, its verdict and its rule (``None``: ungated)."""
+
+    series: Series
+    verdict: Verdict
+    rule: MetricRule | None
 
 
 def draw_all(
@@ -63,43 +98,158 @@ def draw_all(
 ) -> tuple[list[bytes], bytes]:
     """Every metric's chart (in the order of ``series``) and the overview.
 
-    With many charts and more than one core, forked workers share the drawing
-    (see ``parallel``): each chart costs about as much as a plain matplotlib
-    figure, so a few hundred of them are worth the fork. The bytes are the
-    same either way. ``workers`` overrides the choice (1: draw here).
+    The charts are drawn in batches, each on one reused ``MetricPainter``; with
+    many charts the batches are shared among worker processes (see
+    ``parallel``) and the overview, the largest single picture, is drawn beside
+    them. The bytes are the same either way. ``workers`` overrides the choice
+    (1: draw here).
     """
     from . import parallel
 
-    jobs = [(item, verdicts[item.name], rules.get(item.name), fmt) for item in series]
-    return parallel.starmap(
-        metric_chart, jobs, workers=workers, first=(overview_chart, (series, verdicts, rules, fmt))
+    jobs = [ChartJob(item, verdicts[item.name], rules.get(item.name)) for item in series]
+    count = parallel.worker_count(len(jobs)) if workers is None else workers
+    batches = _batches(jobs, count)
+    drawn, overview = parallel.starmap(
+        draw_batch,
+        [(batch, fmt) for batch in batches],
+        workers=count,
+        first=(overview_chart, (series, verdicts, rules, fmt)),
     )
+    return [chart for batch in drawn for chart in batch], overview
+
+
+def _batches(jobs: Sequence[ChartJob], workers: int) -> list[list[ChartJob]]:
+    """Consecutive slices of ``jobs``: one for a single process; for a pool, small enough to share
+    the work out evenly, large enough that building each batch's figure is a small part of it."""
+    if workers <= 1:
+        return [list(jobs)] if jobs else []
+    size = max(8, min(24, math.ceil(len(jobs) / (workers * 4))))
+    return [list(jobs[start : start + size]) for start in range(0, len(jobs), size)]
+
+
+def draw_batch(jobs: Sequence[ChartJob], fmt: str) -> list[bytes]:
+    """The charts of ``jobs``, in order, drawn on one reused figure."""
+    if not jobs:
+        return []
+    with drawing_style():
+        painter = MetricPainter(shift_slots=max(_SHIFT_SLOTS, *(len(job.series.shifts) for job in jobs)))
+        charts = []
+        for job in jobs:
+            painter.paint(job)
+            charts.append(painter.save(fmt))
+        return charts
 
 
 def metric_chart(series: Series, verdict: Verdict, rule: MetricRule | None, fmt: str) -> bytes:
     """One metric's trend as PNG or SVG bytes."""
-    with drawing_style():
-        return _save(_metric_figure(series, verdict, rule), fmt)
+    return draw_batch([ChartJob(series, verdict, rule)], fmt)[0]
 
 
 def metric_figure(series: Series, verdict: Verdict, rule: MetricRule | None) -> Figure:
     """One metric's trend: history, limits, baseline and its allowed band, breaches, and this run's point."""
     with drawing_style():
-        figure = _metric_figure(series, verdict, rule)
-        figure.canvas.draw()  # lay out while the style is active, so callers see the final positions
-        return figure
+        painter = MetricPainter(shift_slots=max(_SHIFT_SLOTS, len(series.shifts)))
+        painter.paint(ChartJob(series, verdict, rule))
+        painter.figure.canvas.draw()  # lay out while the style is active, so callers see the final positions
+        return painter.figure
 
 
-def _metric_figure(series: Series, verdict: Verdict, rule: MetricRule | None) -> Figure:
-    figure = Figure(figsize=(8, 4.5), dpi=100)
-    FigureCanvasAgg(figure)
-    # Fixed margins instead of a layout engine: measuring every label to place
-    # the axes cost more than drawing the chart itself. Room on the right for
-    # the limit labels; the bottom is set once the run labels are known.
-    figure.subplots_adjust(left=0.085, right=0.91, top=0.91)
-    axes = figure.add_subplot()
-    _draw_metric(axes, series, verdict, rule, compact=False)
-    return figure
+class MetricPainter:
+    """One full-size metric chart whose figure and artists are made once and refilled per metric.
+
+    Make it, ``paint`` and ``save`` inside ``drawing_style()``: the style is read
+    when artists are made and again when they are drawn. ``shift_slots`` is the
+    most level shifts one chart may show.
+    """
+
+    def __init__(self, *, shift_slots: int = _SHIFT_SLOTS) -> None:
+        self.figure = Figure(figsize=(8, 4.5), dpi=100)
+        FigureCanvasAgg(self.figure)
+        # Fixed margins instead of a layout engine: measuring every label to place
+        # the axes cost more than drawing the chart itself. Room on the right for
+        # the limit labels; the bottom is set once the run labels are known.
+        self.figure.subplots_adjust(left=0.085, right=0.91, top=0.91)
+        self.panel = _Panel(self.figure.add_subplot(), compact=False, shift_slots=shift_slots)
+        self.legend = _FootLegend(self.figure, slots=5)
+
+    def paint(self, job: ChartJob) -> None:
+        """Show ``job`` on the figure, replacing whatever the previous metric left there."""
+        if len(job.series.shifts) > len(self.panel.shifts):
+            raise ValueError(f"{len(job.series.shifts)} level shifts, room for {len(self.panel.shifts)}")
+        slanted = self.panel.paint(job.series, job.verdict, job.rule)
+        self.legend.show(self.panel.legend_entries())
+        labelled = job.series.label_name
+        self.figure.subplots_adjust(
+            bottom=(0.26 if slanted else 0.2) if labelled else (0.22 if slanted else 0.16)
+        )
+
+    def save(self, fmt: str) -> bytes:
+        return _save(self.figure, fmt)
+
+
+class _FootLegend:
+    """One row of legend entries at the figure's foot: it never hides a point, and needs no search.
+
+    matplotlib's ``Legend`` lays its boxes out again at every draw, which cost
+    a quarter of a chart; these entries are plain artists placed once per
+    metric, measured with the font cache, in inches from the figure's corner.
+    """
+
+    FONT_SIZE = 8.0
+    LEFT, BASELINE = 0.75, 0.16  # inches
+    HANDLE, PAD, GAP = (
+        1.6,
+        0.8,
+        1.2,
+    )  # in font sizes, as matplotlib's handlelength, handletextpad, columnspacing
+
+    def __init__(self, figure: Figure, *, slots: int) -> None:
+        self.figure = figure
+        inches = figure.dpi_scale_trans
+        self.lines = [Line2D([], [], transform=inches, visible=False) for _ in range(slots)]
+        self.patches = [Rectangle((0, 0), 0, 0, transform=inches, visible=False) for _ in range(slots)]
+        self.texts = [
+            figure.text(
+                0, self.BASELINE, "", transform=inches, fontsize=self.FONT_SIZE, va="center", visible=False
+            )
+            for _ in range(slots)
+        ]
+        for artist in (*self.lines, *self.patches):
+            figure.add_artist(artist)
+
+    def show(self, entries: Sequence[tuple[Artist, str]]) -> None:
+        """Lay ``(artist, label)`` entries out left to right, each drawn in its artist's style."""
+        renderer = self.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+        em = self.FONT_SIZE / 72  # inches
+        x, y = self.LEFT, self.BASELINE
+        for index, (line, patch, text) in enumerate(zip(self.lines, self.patches, self.texts)):
+            shown = index < len(entries)
+            line.set_visible(False)
+            patch.set_visible(False)
+            text.set_visible(shown)
+            if not shown:
+                continue
+            source, label = entries[index]
+            end = x + self.HANDLE * em
+            if isinstance(source, Line2D):
+                line.update_from(source)
+                line.set_transform(self.figure.dpi_scale_trans)
+                line.set_clip_on(False)  # update_from copied the axes' clipping
+                line.set_data([x, (x + end) / 2, end], [y, y, y])
+                line.set_markevery([1])
+                line.set_visible(True)
+            elif isinstance(source, Rectangle):
+                patch.update_from(source)
+                patch.set_transform(self.figure.dpi_scale_trans)
+                patch.set_clip_on(False)
+                patch.set_bounds(x, y - 0.35 * em, end - x, 0.7 * em)
+                patch.set_visible(True)
+            text.set_text(label)
+            text.set_x(end + self.PAD * em)
+            width, _, _ = renderer.get_text_width_height_descent(
+                label, text.get_fontproperties(), ismath=False
+            )
+            x = end + self.PAD * em + width / self.figure.dpi + self.GAP * em
 
 
 def overview_chart(
@@ -148,8 +298,10 @@ def _overview_figure(
         wspace=0.3,
     )
     for index, item in enumerate(series):
-        axes = figure.add_subplot(rows, columns, index + 1)
-        _draw_metric(axes, item, verdicts[item.name], rules.get(item.name), compact=True)
+        panel = _Panel(
+            figure.add_subplot(rows, columns, index + 1), compact=True, shift_slots=len(item.shifts)
+        )
+        panel.paint(item, verdicts[item.name], rules.get(item.name))
     if not series:
         figure.text(0.5, 0.5, "no metrics", ha="center", va="center")
     return figure
@@ -157,7 +309,7 @@ def _overview_figure(
 
 def _save(figure: Figure, fmt: str) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, metadata=_NO_METADATA[fmt])
+    figure.savefig(buffer, format=fmt, **_SAVE_OPTIONS[fmt])  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -185,154 +337,248 @@ def _plain(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else v for v in values]
 
 
-def _draw_metric(
-    axes: Axes, series: Series, verdict: Verdict, rule: MetricRule | None, *, compact: bool
-) -> None:
-    xs, ys = _xs(series), _plain(series.values)
-    colour = VERDICT_COLOURS[verdict.verdict]
-    history_end = len(ys) - 1 if series.has_current else len(ys)
-    axes.plot(
-        xs[:history_end],
-        ys[:history_end],
-        color="#0969da",
-        marker="o",
-        markersize=3 if compact else 4,
-        linewidth=1.4,
-        label="history",
-        zorder=3,
-    )
-    if series.has_current and history_end > 0 and not math.isnan(ys[history_end - 1]):
-        axes.plot(
-            xs[history_end - 1 :],
-            ys[history_end - 1 :],
-            color="#0969da",
-            linestyle=":",
-            linewidth=1.2,
-            zorder=3,
-        )
+class _Panel:
+    """The artists of one metric's axes, made once, in a fixed order, and refilled by ``paint``.
 
-    breach_x = [x for x, y, hit in zip(xs[:history_end], ys, series.breaches) if hit and not math.isnan(y)]
-    breach_y = [ys[x] for x in breach_x]
-    if breach_x:
-        axes.scatter(
-            breach_x,
-            breach_y,
-            color=VERDICT_COLOURS[FAIL],
+    Everything a chart may show exists from the start, hidden until a metric
+    needs it, so what is drawn never depends on the metrics painted before.
+    """
+
+    def __init__(self, axes: Axes, *, compact: bool, shift_slots: int) -> None:
+        self.axes, self.compact = axes, compact
+        fail = VERDICT_COLOURS[FAIL]
+        self.streak: Rectangle = axes.axvspan(0, 1, alpha=0.07, zorder=0, visible=False)
+        self.band: Rectangle = axes.axhspan(0, 1, color="#2da44e", alpha=0.12, zorder=1, visible=False)
+        self.limit_lines = {
+            bound: axes.axhline(0, color=fail, linestyle="--", linewidth=1.1, zorder=2, visible=False)
+            for bound in ("min", "max")
+        }
+        self.limit_notes = {
+            bound: axes.annotate(
+                "",
+                (1.0, 0.0),
+                xycoords=("axes fraction", "data"),
+                # In the right margin, beside the axis, where no data point can hide it.
+                xytext=(3, 0) if not compact else (-2, 2),
+                textcoords="offset points",
+                ha="left" if not compact else "right",
+                va="center" if not compact else "bottom",
+                color=fail,
+                fontsize=7 if compact else 8,
+                annotation_clip=False,
+                visible=False,
+            )
+            for bound in ("min", "max")
+        }
+        self.baseline = axes.axhline(
+            0, color="#57606a", linestyle="-.", linewidth=1.0, zorder=2, visible=False
+        )
+        self.history = _line(
+            axes, color=_HISTORY_COLOUR, marker="o", markersize=3 if compact else 4, linewidth=1.4, zorder=3
+        )
+        self.link = _line(axes, color=_HISTORY_COLOUR, linestyle=":", linewidth=1.2, zorder=3)
+        # Markers on lines without lines (not scatter collections): cheaper to draw and to refill.
+        self.breaches = _line(
+            axes,
+            color=fail,
+            linestyle="none",
             marker="x",
-            s=30 if compact else 45,
-            linewidths=1.6,
+            markersize=math.sqrt(30 if compact else 45),
+            markeredgewidth=1.6,
             zorder=4,
-            label="breach",
         )
-
-    extent = [y for y in ys if not math.isnan(y)]
-    if rule is not None:
-        extent += _draw_limits(axes, rule, verdict, compact=compact)
-
-    if series.has_current and ys and not math.isnan(ys[-1]):
-        axes.scatter(
-            [xs[-1]],
-            [ys[-1]],
-            s=70 if compact else 110,
-            color=colour,
-            edgecolor="white",
-            linewidth=1.5,
+        self.current = _line(
+            axes,
+            linestyle="none",
+            marker="o",
+            markersize=math.sqrt(70 if compact else 110),
+            markeredgecolor="white",
+            markeredgewidth=1.5,
             zorder=5,
-            label="this run",
         )
-    _set_y_range(axes, extent)
-    if not compact and series.has_current and ys and not math.isnan(ys[-1]):
-        # Above the point, unless it sits in the top quarter, where the title and labels live.
-        low, high = axes.get_ylim()
-        above = (ys[-1] - low) < 0.75 * (high - low)
-        axes.annotate(
-            f"{format_value(ys[-1])} {verdict.verdict.upper()}",
-            (xs[-1], ys[-1]),
-            xytext=(-9, 9 if above else -9),
+        self.shifts = [
+            (
+                axes.axvline(
+                    0, color=_SHIFT_COLOUR, linestyle=(0, (2, 2)), linewidth=1.2, zorder=2, visible=False
+                ),
+                axes.annotate(
+                    "",
+                    (0, 0.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(3, 4),
+                    textcoords="offset points",
+                    fontsize=8,
+                    color=_SHIFT_COLOUR,
+                    va="bottom",
+                    visible=False,
+                ),
+            )
+            for _ in range(shift_slots)
+        ]
+        self.streak_note = axes.annotate(
+            "",
+            (0, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -3),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            visible=False,
+        )
+        self.value_note = axes.annotate(
+            "",
+            (0, 0),
+            xytext=(-9, 9),
             textcoords="offset points",
             ha="right",
-            va="bottom" if above else "top",
-            color=colour,
             fontweight="bold",
             zorder=6,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
-        )
-        shortfall = _shortfall(rule, ys[-1], verdict) if verdict.verdict in (FAIL, WARN) else None
-        if shortfall:
-            axes.set_title(shortfall, loc="right", color=colour, fontsize=9)
-    slanted = _set_x_labels(axes, series, compact=compact)
-    _mark_failing_streak(axes, series, verdict, compact=compact)
-    _mark_shifts(axes, series, compact=compact)
-    title = (
-        f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
-    )
-    axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
-    if not compact:
-        # One row at the figure's foot: it never hides a point, and placing it costs no search.
-        figure = axes.get_figure()
-        assert figure is not None  # every axes here was made by a figure
-        handles, labels = axes.get_legend_handles_labels()
-        figure.legend(
-            handles,
-            labels,
-            loc="lower left",
-            bbox_to_anchor=(0.075, 0.005),
-            ncols=5,
-            fontsize=8,
-            frameon=False,
-            handlelength=1.6,
-            columnspacing=1.2,
-        )
-        figure.subplots_adjust(
-            bottom=(0.26 if slanted else 0.2) if series.label_name else (0.22 if slanted else 0.16)
+            visible=False,
         )
 
+    def legend_entries(self) -> list[tuple[Artist, str]]:
+        """The visible artists that name themselves, in a fixed order, for the figure's legend."""
+        entries: list[tuple[Artist, str]] = [
+            (self.history, "history"),
+            (self.breaches, "breach"),
+            (self.baseline, str(self.baseline.get_label())),
+            (self.band, "allowed drop"),
+            (self.current, "this run"),
+        ]
+        return [(artist, label) for artist, label in entries if artist.get_visible() and _has_points(artist)]
 
-def _draw_limits(axes: Axes, rule: MetricRule, verdict: Verdict, *, compact: bool) -> list[float]:
-    """Draw min/max lines, the baseline and the band the relative rules allow; return the y values drawn."""
-    drawn: list[float] = []
-    for label, limit in (("min", rule.min), ("max", rule.max)):
-        if limit is None:
-            continue
-        axes.axhline(limit, color=VERDICT_COLOURS[FAIL], linestyle="--", linewidth=1.1, zorder=2)
-        # In the right margin, beside the axis, where no data point can hide it.
-        axes.annotate(
-            f"{label}\n{format_limit(limit)}" if not compact else f"{label} {format_limit(limit)}",
-            (1.0, limit),
-            xycoords=("axes fraction", "data"),
-            xytext=(3, 0) if not compact else (-2, 2),
-            textcoords="offset points",
-            ha="left" if not compact else "right",
-            va="center" if not compact else "bottom",
-            color=VERDICT_COLOURS[FAIL],
-            fontsize=7 if compact else 8,
-            annotation_clip=False,
+    def paint(self, series: Series, verdict: Verdict, rule: MetricRule | None) -> bool:
+        """Show one metric; return whether its run labels are slanted."""
+        axes, compact = self.axes, self.compact
+        xs, ys = _xs(series), _plain(series.values)
+        colour = VERDICT_COLOURS[verdict.verdict]
+        history_end = len(ys) - 1 if series.has_current else len(ys)
+        self.history.set_data(xs[:history_end], ys[:history_end])
+        self.history.set_marker(
+            "o" if len(ys) <= (_COMPACT_MARKERS_UP_TO if compact else _MARKERS_UP_TO) else ""
         )
-        drawn.append(limit)
-    if verdict.baseline is not None:
-        reference = verdict.baseline
-        axes.axhline(
-            reference,
-            color="#57606a",
-            linestyle="-.",
-            linewidth=1.0,
-            zorder=2,
-            label=None if compact else f"baseline ({verdict.baseline_text})",
-        )
-        drawn.append(reference)
-        allowed = _allowed_drop(rule, reference)
-        if allowed is not None:
-            edge = reference - allowed if rule.higher_is_better else reference + allowed
-            axes.axhspan(
-                min(edge, reference),
-                max(edge, reference),
-                color="#2da44e",
-                alpha=0.12,
-                zorder=1,
-                label=None if compact else "allowed drop",
+        linked = series.has_current and history_end > 0 and not math.isnan(ys[history_end - 1])
+        self.link.set_data(xs[history_end - 1 :] if linked else [], ys[history_end - 1 :] if linked else [])
+
+        breach_x = [
+            x for x, y, hit in zip(xs[:history_end], ys, series.breaches) if hit and not math.isnan(y)
+        ]
+        self.breaches.set_data(breach_x, [ys[x] for x in breach_x])
+        self.breaches.set_visible(bool(breach_x))
+
+        extent = [y for y in ys if not math.isnan(y)]
+        extent += self._limits(rule, verdict)
+
+        has_point = series.has_current and bool(ys) and not math.isnan(ys[-1])
+        self.current.set_data([xs[-1]] if has_point else [], [ys[-1]] if has_point else [])
+        self.current.set_markerfacecolor(colour)
+        self.current.set_color(colour)
+        self.current.set_visible(has_point)
+        _set_y_range(axes, extent)
+        shortfall = None
+        if not compact and has_point:
+            # Above the point, unless it sits in the top quarter, where the title and labels live.
+            low, high = axes.get_ylim()
+            above = (ys[-1] - low) < 0.75 * (high - low)
+            note = self.value_note
+            note.set_text(f"{format_value(ys[-1])} {verdict.verdict.upper()}")
+            note.xy = (xs[-1], ys[-1])
+            note.xyann = (-9, 9 if above else -9)
+            note.set_verticalalignment("bottom" if above else "top")
+            note.set_color(colour)
+            if verdict.verdict in (FAIL, WARN):
+                shortfall = _shortfall(rule, ys[-1], verdict)
+        self.value_note.set_visible(not compact and has_point)
+        axes.set_title(shortfall or "", loc="right", color=colour, fontsize=9)
+        slanted = _set_x_labels(axes, series, compact=compact)
+        self._streak(series, verdict)
+        self._shifts(series)
+        title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
+        axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
+        return slanted
+
+    def _limits(self, rule: MetricRule | None, verdict: Verdict) -> list[float]:
+        """Min/max lines, the baseline and the band the relative rules allow; return the y values shown."""
+        drawn: list[float] = []
+        for bound in ("min", "max"):
+            limit = None if rule is None else (rule.min if bound == "min" else rule.max)
+            line, note = self.limit_lines[bound], self.limit_notes[bound]
+            line.set_visible(limit is not None)
+            note.set_visible(limit is not None)
+            if limit is None:
+                continue
+            line.set_ydata([limit, limit])
+            note.xy = (1.0, limit)
+            note.set_text(
+                f"{bound}\n{format_limit(limit)}" if not self.compact else f"{bound} {format_limit(limit)}"
             )
-            drawn.append(edge)
-    return drawn
+            drawn.append(limit)
+        has_baseline = rule is not None and verdict.baseline is not None
+        self.baseline.set_visible(has_baseline)
+        allowed = None
+        if rule is not None and verdict.baseline is not None:
+            reference = verdict.baseline
+            self.baseline.set_ydata([reference, reference])
+            self.baseline.set_label(f"baseline ({verdict.baseline_text})")
+            drawn.append(reference)
+            allowed = _allowed_drop(rule, reference)
+            if allowed is not None:
+                edge = reference - allowed if rule.higher_is_better else reference + allowed
+                self.band.set_y(min(edge, reference))
+                self.band.set_height(abs(edge - reference))
+                drawn.append(edge)
+        self.band.set_visible(allowed is not None)
+        return drawn
+
+    def _streak(self, series: Series, verdict: Verdict) -> None:
+        """Shade the unbroken run of breaches that ends at this run: "since when not healthy"."""
+        shown = series.has_current and verdict.verdict in (FAIL, WARN)
+        self.streak.set_visible(shown)
+        self.streak_note.set_visible(shown and not self.compact)
+        if not shown:
+            return
+        start = len(series.values) - 1
+        while start > 0 and series.breaches[start - 1]:
+            start -= 1
+        colour = VERDICT_COLOURS[verdict.verdict]
+        self.streak.set_x(start - 0.5)
+        self.streak.set_width(len(series.values) - start)
+        self.streak.set_color(colour)
+        if self.compact:
+            return
+        labels = display_labels(series.labels, has_current=series.has_current)
+        runs = len(series.values) - start
+        since = (
+            f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)"
+            if runs > 1
+            else "breaching this run"
+        )
+        self.streak_note.set_text(since)
+        self.streak_note.xy = (start - 0.45, 1.0)
+        self.streak_note.set_color(colour)
+
+    def _shifts(self, series: Series) -> None:
+        """A dotted line where the level changed, labelled with the levels before and after."""
+        for index, (line, note) in enumerate(self.shifts):
+            shift = series.shifts[index] if index < len(series.shifts) else None
+            line.set_visible(shift is not None)
+            note.set_visible(shift is not None and not self.compact)
+            if shift is None:
+                continue
+            line.set_xdata([shift.index - 0.5, shift.index - 0.5])
+            note.xy = (shift.index - 0.5, 0.0)
+            note.set_text(f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}")
+
+
+def _line(axes: Axes, **style: object) -> Line2D:
+    line = Line2D([], [], **style)  # type: ignore[arg-type]
+    axes.add_line(line)
+    return line
+
+
+def _has_points(artist: object) -> bool:
+    return not isinstance(artist, Line2D) or len(artist.get_xdata()) > 0  # type: ignore[arg-type]
 
 
 def _allowed_drop(rule: MetricRule, reference: float) -> float | None:
@@ -348,6 +594,8 @@ def _allowed_drop(rule: MetricRule, reference: float) -> float | None:
 def _set_y_range(axes: Axes, extent: Sequence[float]) -> None:
     finite = [y for y in extent if math.isfinite(y)]
     if not finite:
+        # Always set: a reused axes must not keep the previous metric's range.
+        axes.set_ylim(0.0, 1.0)
         return
     low, high = min(finite), max(finite)
     pad = (high - low) * 0.12 or max(abs(high) * 0.05, 0.01)
@@ -371,53 +619,6 @@ def _shortfall(rule: MetricRule | None, value: float, verdict: Verdict) -> str |
     return None
 
 
-def _mark_failing_streak(axes: Axes, series: Series, verdict: Verdict, *, compact: bool) -> None:
-    """Shade the unbroken run of breaches that ends at this run: "since when not healthy"."""
-    if not series.has_current or verdict.verdict not in (FAIL, WARN):
-        return
-    start = len(series.values) - 1
-    while start > 0 and series.breaches[start - 1]:
-        start -= 1
-    axes.axvspan(
-        start - 0.5, len(series.values) - 0.5, color=VERDICT_COLOURS[verdict.verdict], alpha=0.07, zorder=0
-    )
-    if not compact:
-        labels = display_labels(series.labels, has_current=series.has_current)
-        runs = len(series.values) - start
-        since = (
-            f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)"
-            if runs > 1
-            else "breaching this run"
-        )
-        axes.annotate(
-            since,
-            (start - 0.45, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(2, -3),
-            textcoords="offset points",
-            va="top",
-            fontsize=8,
-            color=VERDICT_COLOURS[verdict.verdict],
-        )
-
-
-def _mark_shifts(axes: Axes, series: Series, *, compact: bool) -> None:
-    """A dotted line where the level changed, labelled with the levels before and after."""
-    for shift in series.shifts:
-        axes.axvline(shift.index - 0.5, color="#8250df", linestyle=(0, (2, 2)), linewidth=1.2, zorder=2)
-        if not compact:
-            axes.annotate(
-                f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}",
-                (shift.index - 0.5, 0.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(3, 4),
-                textcoords="offset points",
-                fontsize=8,
-                color="#8250df",
-                va="bottom",
-            )
-
-
 def _run_word(series: Series) -> str:
     return f"{series.label_name} " if series.label_name and series.label_name != "run" else ""
 
@@ -425,7 +626,12 @@ def _run_word(series: Series) -> str:
 def _set_x_labels(axes: Axes, series: Series, *, compact: bool) -> bool:
     """Label the runs, thinned to a readable number; return whether the labels are slanted."""
     count = len(series.values)
+    if not compact:
+        # Always set, empty included: a reused axes must not keep the previous metric's name.
+        axes.set_xlabel(series.label_name or "", labelpad=2)
     if count == 0:
+        axes.set_xticks([])
+        axes.set_xlim(-0.5, 0.5)
         return False
     labels = display_labels(series.labels, has_current=series.has_current)
     most = 5 if compact else (count if count <= _ALL_TICKS else _MAX_TICKS)
@@ -439,8 +645,6 @@ def _set_x_labels(axes: Axes, series: Series, *, compact: bool) -> bool:
         shown, rotation=30 if rotate else 0, ha="right" if rotate else "center", fontsize=7 if compact else 8
     )
     axes.set_xlim(-0.5, count - 0.5)
-    if series.label_name and not compact:
-        axes.set_xlabel(series.label_name, labelpad=2)
     return rotate
 
 

@@ -151,3 +151,39 @@ def test_drawing_leaves_matplotlibs_global_settings_alone():
     before = dict(matplotlib.rcParams)
     charts.metric_chart(weekly_series(), FAILED, RULE, "svg")
     assert dict(matplotlib.rcParams) == before
+
+
+def test_a_refilled_figure_draws_the_same_bytes_as_a_fresh_one():
+    # One painter draws every chart of a batch; what the previous metric showed
+    # (breaches, a band, a streak, level shifts, other labels) must leave no trace.
+    from pytest_metricgate.report import Shift
+
+    busy = Series(
+        "busy metric with a long name",
+        tuple(f"2024-01-{day:02d}T00:00:00" for day in range(1, 31)),
+        tuple(0.5 + (day % 7) / 10 for day in range(30)),
+        tuple(day % 3 == 0 for day in range(30)),
+        True,
+        "run",
+        (Shift(10, "11", 0.7, 0.9), Shift(20, "21", 0.9, 0.6)),
+    )
+    busy_verdict = Verdict(
+        busy.name,
+        "warn",
+        busy.values[-1],
+        baseline=0.8,
+        baseline_text="mean 0.800 of last 3",
+        severity="warning",
+    )
+    busy_rule = MetricRule(busy.name, max=1.1, max_drop_pct=5.0)
+    quiet = Series("quiet", ("1", "2"), (None, 3.0), (False, False), False)
+    quiet_verdict = Verdict("quiet", "ungated", 3.0)
+    jobs = [
+        charts.ChartJob(weekly_series(), FAILED, RULE),
+        charts.ChartJob(busy, busy_verdict, busy_rule),
+        charts.ChartJob(quiet, quiet_verdict, None),
+    ]
+    for fmt in ("png", "svg"):
+        fresh = [charts.draw_batch([job], fmt)[0] for job in jobs]
+        assert charts.draw_batch(jobs, fmt) == fresh
+        assert charts.draw_batch(jobs[::-1], fmt) == fresh[::-1]
