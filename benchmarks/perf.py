@@ -57,7 +57,7 @@ STUB_CHARTS = textwrap.dedent(
     # Loaded with -p: replaces chart drawing, so the run shows the gate's work without charts.
     import sys, types
     stub = types.ModuleType("pytest_metricgate.charts")
-    stub.draw_all = lambda series, verdicts, rules, fmt, workers=None: ([b"" for _ in series], b"")
+    stub.draw_all = lambda series, verdicts, rules, fmt, **options: ([b"" for _ in series], b"")
     sys.modules["pytest_metricgate.charts"] = stub
     """
 )

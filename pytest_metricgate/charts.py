@@ -95,6 +95,7 @@ def draw_all(
     fmt: str,
     *,
     workers: int | None = None,
+    forkserver: bool = False,
 ) -> tuple[list[bytes], bytes]:
     """Every metric's chart (in the order of ``series``) and the overview.
 
@@ -102,18 +103,19 @@ def draw_all(
     many charts the batches are shared among worker processes (see
     ``parallel``) and the overview, the largest single picture, is drawn beside
     them. The bytes are the same either way. ``workers`` overrides the choice
-    (1: draw here).
+    (1: draw here); ``forkserver`` says one was prepared (see ``parallel``).
     """
     from . import parallel
 
     jobs = [ChartJob(item, verdicts[item.name], rules.get(item.name)) for item in series]
-    count = parallel.worker_count(len(jobs)) if workers is None else workers
+    count = parallel.worker_count(len(jobs), forkserver=forkserver) if workers is None else workers
     batches = _batches(jobs, count)
     drawn, overview = parallel.starmap(
         draw_batch,
         [(batch, fmt) for batch in batches],
         workers=count,
         first=(overview_chart, (series, verdicts, rules, fmt)),
+        forkserver=forkserver,
     )
     return [chart for batch in drawn for chart in batch], overview
 

@@ -54,6 +54,8 @@ class GateSession:
     details: list[str] = field(default_factory=list)
     summary: dict[str, Any] | None = None
     invocation_dir: Path | None = None
+    # True once ``prepare_workers`` started a forkserver: workers can then be had with threads alive.
+    forkserver: bool = False
 
     @property
     def report_dir_shown(self) -> str:
@@ -88,6 +90,14 @@ class GateSession:
             current_file=current,
             invocation_dir=invocation_dir,
         )
+
+    def prepare_workers(self) -> None:
+        """This process will have threads when it draws (xdist's controller): with enough metrics
+        to share out, start the worker processes' forkserver now, while the tests run."""
+        from . import parallel
+
+        if len(self.config.metrics) >= parallel.PARALLEL_FROM:
+            self.forkserver = parallel.prepare()
 
     # -- judging -----------------------------------------------------------
 
@@ -168,7 +178,7 @@ class GateSession:
             )
             for name in names
         ]
-        analysed, _ = parallel.starmap(_analyse_metric, jobs)
+        analysed, _ = parallel.starmap(_analyse_metric, jobs, forkserver=self.forkserver)
         label_name = self.history.label_name if self.history else None
         series = {
             name: Series(name, labels, charted, breaches, True, label_name, shifts)
@@ -193,7 +203,9 @@ class GateSession:
         verdicts = {v.name: v for v in self.result.verdicts}
         names = [v.name for v in self.result.verdicts]
         self.chart_files = chart_file_names(names, fmt)
-        drawn, overview_bytes = charts.draw_all([self.series[name] for name in names], verdicts, rules, fmt)
+        drawn, overview_bytes = charts.draw_all(
+            [self.series[name] for name in names], verdicts, rules, fmt, forkserver=self.forkserver
+        )
         chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
         overview = (f"overview.{fmt}", overview_bytes)
         notes = [*self.result.notes, *self.details]
