@@ -31,10 +31,17 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from .config import MetricRule
-from .gate import FAIL, PASS, UNGATED, WARN, Verdict, format_limit, format_value, worsening
-from .report import Series, display_labels
+from .gate import ACCEPTED, FAIL, NOT_RUN, PASS, UNGATED, WARN, Verdict, format_limit, format_value, worsening
+from .report import Series, display_labels, verdict_word
 
-VERDICT_COLOURS = {PASS: "#1a7f37", FAIL: "#cf222e", WARN: "#bf8700", UNGATED: "#57606a"}
+VERDICT_COLOURS = {
+    PASS: "#1a7f37",
+    FAIL: "#cf222e",
+    WARN: "#bf8700",
+    ACCEPTED: "#bf3989",  # not the level-shift purple
+    NOT_RUN: "#57606a",
+    UNGATED: "#57606a",
+}
 _LINE_COLOURS = ("#0969da", "#8250df", "#1b7c83", "#bc4c00", "#4d2d00", "#6e7781")
 _HISTORY_COLOUR = "#0969da"
 _SHIFT_COLOUR = "#8250df"
@@ -427,6 +434,33 @@ class _Panel:
             fontsize=8,
             visible=False,
         )
+        accepted = VERDICT_COLOURS[ACCEPTED]
+        # Where an accepted change restarted the baseline (the newest such run shown).
+        self.restart = axes.axvline(0, color=accepted, linewidth=1.4, zorder=2, visible=False)
+        self.restart_note = axes.annotate(
+            "accepted:\nnew baseline",
+            (0, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -14),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color=accepted,
+            visible=False,
+        )
+        # Which runs the chart shows, when not simply the history's (runs of "main" + this run).
+        self.caption = axes.annotate(
+            "",
+            (1.0, 0.0),
+            xycoords="figure fraction",
+            xytext=(-6, 6),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=VERDICT_COLOURS[UNGATED],
+            visible=False,
+        )
         self.value_note = axes.annotate(
             "",
             (0, 0),
@@ -484,19 +518,22 @@ class _Panel:
             low, high = axes.get_ylim()
             above = (ys[-1] - low) < 0.75 * (high - low)
             note = self.value_note
-            note.set_text(f"{format_value(ys[-1])} {verdict.verdict.upper()}")
+            note.set_text(f"{format_value(ys[-1])} {verdict_word(verdict.verdict).upper()}")
             note.xy = (xs[-1], ys[-1])
             note.xyann = (-9, 9 if above else -9)
             note.set_verticalalignment("bottom" if above else "top")
             note.set_color(colour)
-            if verdict.verdict in (FAIL, WARN):
+            if verdict.verdict in (FAIL, WARN, ACCEPTED):
                 shortfall = _shortfall(rule, ys[-1], verdict)
         self.value_note.set_visible(not compact and has_point)
         axes.set_title(shortfall or "", loc="right", color=colour, fontsize=9)
         slanted = _set_x_labels(axes, series, compact=compact)
         self._streak(series, verdict)
         self._shifts(series)
-        title = f"{series.name}: {verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict}"
+        self._restart(series)
+        self.caption.set_text(series.caption)
+        self.caption.set_visible(bool(series.caption) and not compact)
+        title = f"{series.name}: {verdict_word(verdict.verdict)}"
         axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
         return slanted
 
@@ -571,6 +608,16 @@ class _Panel:
             line.set_xdata([shift.index - 0.5, shift.index - 0.5])
             note.xy = (shift.index - 0.5, 0.0)
             note.set_text(f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}")
+
+    def _restart(self, series: Series) -> None:
+        """A solid line where an accepted change restarted the baseline: later runs are judged from there."""
+        index = series.restarts[-1] if series.restarts else None
+        self.restart.set_visible(index is not None)
+        self.restart_note.set_visible(index is not None and not self.compact)
+        if index is None:
+            return
+        self.restart.set_xdata([index - 0.5, index - 0.5])
+        self.restart_note.xy = (index - 0.5, 1.0)
 
 
 def _line(axes: Axes, **style: object) -> Line2D:
@@ -670,7 +717,7 @@ def _draw_combined(
             marker="o",
             markersize=4,
             linewidth=1.5,
-            label=f"{item.name} ({verdict.verdict.upper() if verdict.verdict in (FAIL, WARN) else verdict.verdict})",
+            label=f"{item.name} ({verdict_word(verdict.verdict)})",
         )
         flags = list(item.breaches)
         if item.has_current and flags:

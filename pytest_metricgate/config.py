@@ -8,7 +8,9 @@ file, the table and key, what was expected and what was found.
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
+import fnmatch
 import math
 import re
 from collections.abc import Mapping
@@ -28,6 +30,10 @@ DIRECTIONS = ("higher", "lower")
 SEVERITIES = ("error", "warning")
 CHART_FORMATS = ("png", "svg")
 HISTORY_SUFFIXES = (".jsonl", ".csv")
+# The rules an acceptance may cover; without ``rules`` it covers the relative ones, which
+# compare against the baseline an intended change leaves behind.
+ACCEPTABLE_RULES = ("min", "max", "max-drop", "max-drop-pct", "max-sigma")
+RELATIVE_RULES = ("max-drop", "max-drop-pct", "max-sigma")
 
 _TOP_KEYS = (
     "history",
@@ -39,7 +45,12 @@ _TOP_KEYS = (
     "chart-runs",
     "metrics",
     "alerts",
+    "baseline-branch",
+    "require-history",
+    "accept-max-days",
+    "accept",
 )
+_ACCEPT_KEYS = ("metric", "reason", "until", "rules", "value")
 _ALERT_KEYS = ("on", "command", "timeout", "webhook-env", "network-timeout", "email")
 _EMAIL_KEYS = ("smtp-host", "smtp-port", "from", "to", "username-env", "password-env")
 _METRIC_KEYS = (
@@ -84,6 +95,43 @@ class MetricRule:
 
 
 @dataclass(frozen=True)
+class Acceptance:
+    """One ``[[tool.metricgate.accept]]`` entry: a reviewed, dated permission for a breach.
+
+    ``metric`` is a name or a glob; ``until`` is the last UTC day the entry
+    applies; ``low``/``high`` bound the values it accepts (``value = {min, max}``),
+    so it cannot hide a further collapse.
+    """
+
+    number: int  # its place among the entries, 1-based, for messages
+    metric: str
+    reason: str
+    until: _dt.date
+    rules: tuple[str, ...] = RELATIVE_RULES
+    low: float | None = None
+    high: float | None = None
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.metric)
+
+    def admits(self, value: float | None) -> bool:
+        """Whether ``value`` lies in the range this entry accepts."""
+        if value is None or not math.isfinite(value):
+            return False
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    @property
+    def range_text(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        if self.high is None:
+            return f">= {self.low:g}"
+        if self.low is None:
+            return f"<= {self.high:g}"
+        return f"{self.low:g} to {self.high:g}"
+
+
+@dataclass(frozen=True)
 class HistorySpec:
     """Where the history lives: a JSONL or CSV file, or arrays inline in the config."""
 
@@ -100,6 +148,7 @@ class Overrides:
     history: Path | None = None
     current: Path | None = None
     report_dir: Path | None = None
+    require_history: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +192,11 @@ class GateConfig:
     metrics: tuple[MetricRule, ...] = ()
     alerts: AlertSettings | None = None
     warnings: tuple[str, ...] = ()
+    baseline_branch: str | None = None
+    require_history: bool = False
+    accept_max_days: int = 30
+    # Only the entries in force today; expired ones are left out with a warning.
+    acceptances: tuple[Acceptance, ...] = ()
 
     @property
     def gated_names(self) -> frozenset[str]:
@@ -156,12 +210,14 @@ def load(
     overrides: Overrides = Overrides(),
     invocation_dir: Path | None = None,
     strict: bool = False,
+    today: _dt.date | None = None,
 ) -> GateConfig:
     """Read and validate ``[tool.metricgate]`` from ``pyproject``.
 
     ``shown`` is how messages name the file. Unknown keys become warnings in
     ``GateConfig.warnings``, or a ``ConfigError`` when ``strict`` (pytest's
-    ``--strict-config``).
+    ``--strict-config``). ``today`` (default: today in UTC) decides which
+    acceptances are in force.
     """
     try:
         text = pyproject.read_text(encoding="utf-8")
@@ -177,7 +233,13 @@ def load(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
     return from_document(
-        document, pyproject, shown=shown, overrides=overrides, invocation_dir=invocation_dir, strict=strict
+        document,
+        pyproject,
+        shown=shown,
+        overrides=overrides,
+        invocation_dir=invocation_dir,
+        strict=strict,
+        today=today,
     )
 
 
@@ -189,6 +251,7 @@ def from_document(
     overrides: Overrides = Overrides(),
     invocation_dir: Path | None = None,
     strict: bool = False,
+    today: _dt.date | None = None,
 ) -> GateConfig:
     """Validate the parsed pyproject ``document`` (see ``load``)."""
     tool = document.get("tool", {})
@@ -198,7 +261,9 @@ def from_document(
             f"{shown}: no [tool.metricgate] table; --metric-gate needs it to know which metrics to gate"
         )
     reader = _Reader(shown, pyproject.parent, invocation_dir or pyproject.parent)
-    return reader.gate_config(table, pyproject, overrides, strict)
+    if today is None:
+        today = _dt.datetime.now(_dt.timezone.utc).date()
+    return reader.gate_config(table, pyproject, overrides, strict, today)
 
 
 def _finite(number: float) -> bool:
@@ -230,6 +295,9 @@ class _Reader:
         self.root = root
         self.invocation_dir = invocation_dir
         self.warnings: list[str] = []
+        # Warnings that stay warnings under --strict-config: an acceptance that expired or
+        # matches nothing is a fact about time and names, not a mistake in the file.
+        self.notices: list[str] = []
 
     def fail(self, table: str, key: str, expected: str, got: object) -> ConfigError:
         return ConfigError(f"{self.shown}: {table} {key} must be {expected}, got {describe(got)}")
@@ -247,6 +315,7 @@ class _Reader:
         pyproject: Path,
         overrides: Overrides,
         strict: bool,
+        today: _dt.date,
     ) -> GateConfig:
         top = "[tool.metricgate]"
         if not isinstance(table, dict):
@@ -271,6 +340,16 @@ class _Reader:
                     f"(one run has no standard deviation), got window {window}"
                 )
 
+        baseline_branch = None
+        if "baseline-branch" in table:
+            baseline_branch = self.string(table, top, "baseline-branch", "").strip()
+        if overrides.require_history is not None:
+            require_history = overrides.require_history
+        else:
+            require_history = self.boolean(table, top, "require-history", False)
+        accept_max_days = self.integer(table, top, "accept-max-days", 30, minimum=1)
+        acceptances = self.acceptances(table.get("accept"), metrics, today, accept_max_days)
+
         if strict and self.warnings:
             raise ConfigError(self.warnings[0] + " (an error under --strict-config)")
         return GateConfig(
@@ -286,7 +365,11 @@ class _Reader:
             chart_runs=chart_runs,
             metrics=metrics,
             alerts=self.alerts(table.get("alerts")),
-            warnings=tuple(self.warnings),
+            warnings=(*self.warnings, *self.notices),
+            baseline_branch=baseline_branch,
+            require_history=require_history,
+            accept_max_days=accept_max_days,
+            acceptances=acceptances,
         )
 
     # -- top-level keys -------------------------------------------------
@@ -402,6 +485,92 @@ class _Reader:
         if not isinstance(raw, bool):
             raise self.fail(where, key, "true or false", raw)
         return raw
+
+    # -- acceptances ----------------------------------------------------------
+
+    def acceptances(
+        self, raw: object, metrics: tuple[MetricRule, ...], today: _dt.date, max_days: int
+    ) -> tuple[Acceptance, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise self.fail(
+                "[tool.metricgate]", "accept", "an array of tables ([[tool.metricgate.accept]] entries)", raw
+            )
+        active = []
+        for number, entry in enumerate(raw, start=1):
+            accepted = self.acceptance(number, entry, today, max_days)
+            where = f"[[tool.metricgate.accept]] #{number} ({accepted.metric})"
+            if accepted.until < today:
+                self.notices.append(
+                    f"{self.shown}: {where} expired on {accepted.until.isoformat()} and is ignored; "
+                    "delete it, or renew it in a reviewed change"
+                )
+                continue
+            if not any(accepted.matches(rule.name) for rule in metrics):
+                self.notices.append(
+                    f"{self.shown}: {where} matches no metric in [tool.metricgate.metrics], so it accepts nothing"
+                )
+                continue
+            active.append(accepted)
+        return tuple(active)
+
+    def acceptance(self, number: int, entry: object, today: _dt.date, max_days: int) -> Acceptance:
+        where = f"[[tool.metricgate.accept]] #{number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{self.shown}: {where} must be a table, got {describe(entry)}")
+        self.check_keys(where, entry, _ACCEPT_KEYS)
+        for key in ("metric", "reason", "until"):
+            if key not in entry:
+                why = {
+                    "metric": "the metric name or glob it accepts",
+                    "reason": "why the change is intended, for the review trail",
+                    "until": "the last day it applies, a TOML date such as "
+                    + (today + _dt.timedelta(days=min(14, max_days))).isoformat(),
+                }[key]
+                raise ConfigError(f"{self.shown}: {where} needs {key} ({why})")
+        metric = self.string(entry, where, "metric", "")
+        reason = self.string(entry, where, "reason", "")
+        until = entry["until"]
+        # A TOML date parses to ``date``; a date-time (a subclass) or a string is not one.
+        if not isinstance(until, _dt.date) or isinstance(until, _dt.datetime):
+            raise self.fail(where, "until", "a TOML date such as 2026-12-31 (no quotes, no time)", until)
+        latest = today + _dt.timedelta(days=max_days)
+        if until > latest:
+            raise ConfigError(
+                f"{self.shown}: {where} until must be at most {max_days} days ahead "
+                f"(accept-max-days), by {latest.isoformat()}, got {until.isoformat()}"
+            )
+        rules: tuple[str, ...] = RELATIVE_RULES
+        if "rules" in entry:
+            listed = entry["rules"]
+            expected = "a non-empty array of rule names from " + ", ".join(f'"{r}"' for r in ACCEPTABLE_RULES)
+            if not isinstance(listed, list) or not listed:
+                raise self.fail(where, "rules", expected, listed)
+            for item in listed:
+                if item not in ACCEPTABLE_RULES:
+                    raise ConfigError(
+                        f"{self.shown}: {where} rules must hold rule names from "
+                        + ", ".join(f'"{r}"' for r in ACCEPTABLE_RULES)
+                        + f", got {describe(item)}"
+                    )
+            rules = tuple(dict.fromkeys(str(item) for item in listed))
+        low = high = None
+        if "value" in entry:
+            bounds = entry["value"]
+            if not isinstance(bounds, dict) or not bounds:
+                raise self.fail(where, "value", "a table such as { min = 0.92, max = 0.95 }", bounds)
+            inner = f"{where} value"
+            self.check_keys(inner, bounds, ("min", "max"))
+            low = self.number(bounds, inner, "min")
+            high = self.number(bounds, inner, "max")
+            if low is not None and high is not None and low > high:
+                raise ConfigError(
+                    f"{self.shown}: {inner} min must not exceed max, got min {low:g} > max {high:g}"
+                )
+        return Acceptance(
+            number=number, metric=metric, reason=reason.strip(), until=until, rules=rules, low=low, high=high
+        )
 
     # -- alerts -------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .config import MetricRule
 from .stats import baseline as compute_baseline
@@ -22,6 +22,9 @@ from .stats import mean_and_sample_sd, n_for_half_width, wilson_interval
 from .values import Measurement, Run
 
 PASS, FAIL, WARN, UNGATED = "pass", "fail", "warn", "ungated"
+# A breach a reviewed ``[[tool.metricgate.accept]]`` entry covers (see ``acceptance``), and a
+# gated metric that no selected test could record (tests deselected): neither fails the session.
+ACCEPTED, NOT_RUN = "accepted", "not run"
 NOTE = "note"
 
 # Two floats this close (relative) are treated as equal: limits are written in
@@ -56,6 +59,7 @@ class Finding:
     level: str
     text: str
     breach: bool = False
+    rule: str | None = None  # the rule that breached: "min", "max-drop", ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,11 @@ class Verdict:
     reasons: tuple[str, ...] = ()
     severity: str | None = None
     source: str | None = None
+    # The rules that breached conclusively, which an acceptance must cover.
+    breaches: tuple[str, ...] = ()
+    # A breach that only passed (as a warning) because of ``patience``: recorded with a
+    # mark, so it never enters a later baseline.
+    held_by_patience: bool = False
 
     @property
     def gated(self) -> bool:
@@ -98,6 +107,14 @@ class GateResult:
         return tuple(v for v in self.verdicts if v.verdict == WARN)
 
     @property
+    def accepted(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.verdict == ACCEPTED)
+
+    @property
+    def not_run(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.verdict == NOT_RUN)
+
+    @property
     def passed(self) -> bool:
         return not self.failures
 
@@ -106,12 +123,18 @@ class GateResult:
         return "passed" if self.passed else "failed"
 
     def headline(self) -> str:
-        """``metric gate: FAILED (2 of 3 metrics breached)`` or ``metric gate: passed (3 metrics)``."""
+        """``metric gate: FAILED (2 of 3 metrics breached)`` or ``metric gate: passed (3 metrics, 1 accepted)``."""
         total = len(self.gated)
         if not self.passed:
             return f"metric gate: FAILED ({len(self.failures)} of {_count(total, 'metric')} breached)"
-        warned = f", {_count(len(self.warnings), 'warning')}" if self.warnings else ""
-        return f"metric gate: passed ({_count(total, 'metric')}{warned})"
+        extra = ""
+        if self.warnings:
+            extra += f", {_count(len(self.warnings), 'warning')}"
+        if self.accepted:
+            extra += f", {len(self.accepted)} accepted"
+        if self.not_run:
+            extra += f", {len(self.not_run)} not run"
+        return f"metric gate: passed ({_count(total, 'metric')}{extra})"
 
 
 def _count(number: int, noun: str) -> str:
@@ -155,6 +178,22 @@ def judge(
                 )
             )
     return GateResult(verdicts=tuple(verdicts), notes=tuple(notes))
+
+
+def mark_not_run(result: GateResult, reason: str) -> GateResult:
+    """Turn every gated metric without a value into ``not run`` with ``reason``.
+
+    For a session whose tests were partly deselected: a metric no selected test
+    recorded was not measured, which is not a regression. A metric recorded twice
+    keeps its failure (it has a value).
+    """
+    verdicts = tuple(
+        replace(v, verdict=NOT_RUN, reasons=(reason,), breaches=())
+        if v.gated and v.value is None and v.verdict in (FAIL, WARN, PASS)
+        else v
+        for v in result.verdicts
+    )
+    return replace(result, verdicts=verdicts)
 
 
 def history_values(history: Sequence[Run], name: str) -> list[Measurement]:
@@ -205,8 +244,11 @@ def judge_metric(
     earlier = [m for m in (_measurement(value) for value in history) if m is not None]
     context = _Context.of(rule, earlier, settings)
     findings = _findings(rule, current, context, recorded_by)
-    if current is not None and any(finding.breach for finding in findings) and rule.patience > 1:
+    breaches = tuple(dict.fromkeys(f.rule or "" for f in findings if f.breach))
+    held = False
+    if current is not None and breaches and rule.patience > 1:
         findings = _apply_patience(rule, earlier, settings, findings)
+        held = not any(finding.level == FAIL for finding in findings)
     levels = {finding.level for finding in findings}
     if FAIL in levels:
         # A conflict is a mistake in the test suite, not a metric level: it fails
@@ -227,6 +269,8 @@ def judge_metric(
         reasons=tuple(finding.text for finding in findings),
         severity=rule.severity,
         source=source,
+        breaches=breaches,
+        held_by_patience=held,
     )
 
 
@@ -367,7 +411,7 @@ def _evaluate(limit: Limit, value: float, interval: _Interval | None) -> list[Fi
     """
     if limit.breached(value):
         if interval is None:
-            return [Finding(FAIL, limit.failure(value), breach=True)]
+            return [Finding(FAIL, limit.failure(value), breach=True, rule=limit.key)]
         favourable = interval.high if limit.prefers_high else interval.low
         if limit.breached(favourable):
             end = "upper" if limit.prefers_high else "lower"
@@ -377,6 +421,7 @@ def _evaluate(limit: Limit, value: float, interval: _Interval | None) -> list[Fi
                     f"{limit.failure(value)} \u2014 even the {end} end {format_value(favourable)} "
                     f"of {interval.text()} breaches",
                     breach=True,
+                    rule=limit.key,
                 )
             ]
         return [Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {limit.label()}")]
@@ -403,6 +448,11 @@ class Resolution:
 
 class Limit(ABC):
     """One limit of one metric: how far a value lies past it, and how to say so."""
+
+    @property
+    @abstractmethod
+    def key(self) -> str:
+        """The config key that sets it (``min``, ``max-drop``, ...), which acceptances name."""
 
     @property
     @abstractmethod
@@ -447,6 +497,10 @@ class Bound(Limit):
     reference: float | None  # the baseline, whose distance to the limit a set must resolve
 
     @property
+    def key(self) -> str:
+        return self.kind
+
+    @property
     def prefers_high(self) -> bool:
         return self.kind == "min"
 
@@ -485,6 +539,10 @@ class MaxDrop(Limit):
     reference_text: str
 
     @property
+    def key(self) -> str:
+        return "max-drop"
+
+    @property
     def prefers_high(self) -> bool:
         return self.higher_is_better
 
@@ -516,6 +574,10 @@ class MaxDropPct(Limit):
     reference: float  # never 0
     higher_is_better: bool
     reference_text: str
+
+    @property
+    def key(self) -> str:
+        return "max-drop-pct"
 
     @property
     def prefers_high(self) -> bool:
@@ -551,6 +613,10 @@ class MaxSigma(Limit):
     sd: float  # > 0
     count: int
     higher_is_better: bool
+
+    @property
+    def key(self) -> str:
+        return "max-sigma"
 
     @property
     def prefers_high(self) -> bool:

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 _SINK_KEY = pytest.StashKey["list[Recorded]"]()
 _SESSION_KEY = pytest.StashKey["GateSession"]()
-# The key under which an xdist worker hands its recorded values to the controller.
+# The keys under which an xdist worker hands its recorded values, and how many tests
+# it deselected, to the controller.
 WORKER_OUTPUT_KEY = "metricgate_records"
+WORKER_DESELECTED_KEY = "metricgate_deselected"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -63,6 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="Append this run's metrics to the history file when the gate and the tests passed.",
+    )
+    group.addoption(
+        "--metric-gate-require-history",
+        action="store_true",
+        default=None,
+        help="Fail with a usage error when the history is missing, empty or holds fewer than window "
+        "runs of the baseline branch (as require-history = true does), instead of judging without a baseline.",
     )
 
 
@@ -110,6 +119,7 @@ def _open_gate(config: pytest.Config) -> GateSession:
         history=_path_option(config, "metric_gate_history", invocation_dir),
         current=_path_option(config, "metric_gate_current", invocation_dir),
         report_dir=_path_option(config, "metric_gate_report_dir", invocation_dir),
+        require_history=config.getoption("metric_gate_require_history"),
     )
     try:
         loaded = gate_config.load(
@@ -162,14 +172,29 @@ def _strict_config(config: pytest.Config) -> bool:
     return False
 
 
+def _selection(config: pytest.Config, deselected: int) -> str | None:
+    """How this session ran only some tests (``None`` when it ran them all), in a few words."""
+    if deselected:
+        return f"{deselected} {'test' if deselected == 1 else 'tests'} deselected"
+    if any("::" in str(arg) for arg in config.args):
+        return "tests selected by node id"
+    return None
+
+
 class _WorkerPlugin:
     """Registered on xdist workers: hands the recorded values to the controller as plain data."""
 
     def __init__(self, sink: list[Recorded]) -> None:
         self.sink = sink
+        self.deselected = 0
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        session.config.workeroutput[WORKER_OUTPUT_KEY] = [record.to_plain() for record in self.sink]  # type: ignore[attr-defined]
+        output = session.config.workeroutput  # type: ignore[attr-defined]
+        output[WORKER_OUTPUT_KEY] = [record.to_plain() for record in self.sink]
+        output[WORKER_DESELECTED_KEY] = self.deselected
 
 
 class _ControllerPlugin:
@@ -181,6 +206,11 @@ class _ControllerPlugin:
         self.junit_path = junit_path
         self.worker_records: list[Recorded] = []
         self.skipped_because: str | None = None
+        # Every xdist worker collects (and deselects) the whole suite, so the largest count is the count.
+        self.deselected = 0
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -189,6 +219,7 @@ class _ControllerPlugin:
         from .recording import Recorded
 
         self.worker_records.extend(Recorded.from_plain(item) for item in output.get(WORKER_OUTPUT_KEY, ()))
+        self.deselected = max(self.deselected, int(output.get(WORKER_DESELECTED_KEY, 0)))
         if error is not None:
             self.gate.crashed_workers.append(str(getattr(getattr(node, "gateway", None), "id", node)))
 
@@ -211,7 +242,7 @@ class _ControllerPlugin:
 
         tests_passed = session.testsfailed == 0
         self.gate.records = [*self.sink, *self.worker_records]
-        result = self.gate.judge()
+        result = self.gate.judge(selection=_selection(session.config, self.deselected))
         if not result.passed:
             session.testsfailed += 1
         try:

@@ -22,19 +22,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .gate import FAIL, PASS, UNGATED, WARN, GateResult, Verdict, format_value
+from .gate import ACCEPTED, FAIL, NOT_RUN, PASS, UNGATED, WARN, GateResult, Verdict, format_value
 
 MANIFEST = ".metricgate-manifest.json"
 _RESERVED_STEMS = frozenset({"overview", "index", "summary"})
 _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
 )
-_VERDICT_ORDER = {FAIL: 0, WARN: 1, PASS: 2, UNGATED: 3}
+_VERDICT_ORDER = {FAIL: 0, WARN: 1, ACCEPTED: 2, NOT_RUN: 3, PASS: 4, UNGATED: 5}
 _VERDICT_MARKUP = {
     FAIL: {"red": True, "bold": True},
     WARN: {"yellow": True, "bold": True},
+    ACCEPTED: {"purple": True, "bold": True},
     PASS: {"green": True},
 }
+# Shouted in capitals: the verdicts a reader must not mistake for a plain pass.
+_LOUD = (FAIL, WARN, ACCEPTED)
+
+
+def verdict_word(verdict: str) -> str:
+    """``FAIL``, ``WARN`` and ``ACCEPTED`` in capitals; ``pass``, ``not run`` and ``ungated`` as they are."""
+    return verdict.upper() if verdict in _LOUD else verdict
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,8 @@ def terminal_lines(
     ``quiet`` (``-q``) keeps only failing rows and the headline.
     """
     rows = ordered(result.verdicts)
-    if quiet:
+    if quiet or (result.gated and all(v.verdict == NOT_RUN for v in result.gated)):
+        # Quiet keeps failures only; a session that measured nothing says so in its note alone.
         rows = [v for v in rows if v.verdict == FAIL]
     header = ("metric", "current", "baseline", "limit", "verdict", "reason")
     cells = [
@@ -141,7 +150,7 @@ def terminal_lines(
             format_value(v.value),
             format_value(v.baseline),
             v.limits or "-",
-            v.verdict.upper() if v.verdict in (FAIL, WARN) else v.verdict,
+            verdict_word(v.verdict),
             "; ".join(v.reasons),
         )
         for v in rows
@@ -205,7 +214,14 @@ def summary_json(
 
 
 _MARKDOWN_ROWS = 40
-_VERDICT_ICONS = {FAIL: "\u274c", WARN: "\u26a0\ufe0f", PASS: "\u2705", UNGATED: "\u2796"}
+_VERDICT_ICONS = {
+    FAIL: "\u274c",
+    WARN: "\u26a0\ufe0f",
+    ACCEPTED: "\U0001f4dd",  # a memo: passed because a reviewed entry says so
+    NOT_RUN: "\u23ed\ufe0f",
+    PASS: "\u2705",
+    UNGATED: "\u2796",
+}
 
 
 def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
@@ -216,15 +232,15 @@ def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
     icon = _VERDICT_ICONS[PASS if result.passed else FAIL]
     lines = [f"### {icon} {_md(result.headline())}", ""]
     rows = ordered(result.verdicts)
-    shown = [v for v in rows if v.verdict in (FAIL, WARN)]
-    shown += [v for v in rows if v.verdict not in (FAIL, WARN)][: max(0, _MARKDOWN_ROWS - len(shown))]
+    shown = [v for v in rows if v.verdict in _LOUD]
+    shown += [v for v in rows if v.verdict not in _LOUD][: max(0, _MARKDOWN_ROWS - len(shown))]
     if rows:
         lines += [
             "| metric | current | baseline | limits | verdict | reasons |",
             "|---|---:|---:|---|---|---|",
         ]
         for v in shown:
-            verdict = f"**{v.verdict.upper()}**" if v.verdict in (FAIL, WARN) else v.verdict
+            verdict = f"**{verdict_word(v.verdict)}**" if v.verdict in _LOUD else v.verdict
             cells = [
                 _md(v.name),
                 format_value(v.value),
@@ -269,9 +285,9 @@ def index_html(
         chart = charts.get(v.name)
         name = f'<a href="#chart-{_anchor(v.name)}">{e(v.name)}</a>' if chart else e(v.name)
         rows.append(
-            f'<tr class="{e(v.verdict)}"><th scope="row">{name}</th><td class="num">{e(format_value(v.value))}</td>'
+            f'<tr class="{e(v.verdict.replace(" ", "-"))}"><th scope="row">{name}</th><td class="num">{e(format_value(v.value))}</td>'
             f'<td class="num">{e(format_value(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
-            f'<td class="verdict">{e(v.verdict.upper() if v.verdict in (FAIL, WARN) else v.verdict)}</td>'
+            f'<td class="verdict">{e(verdict_word(v.verdict))}</td>'
             f"<td>{reasons}</td></tr>"
         )
     figures = []
@@ -305,6 +321,9 @@ tr.fail td.verdict {{ color: #cf222e; font-weight: 700; }}
 tr.warn td.verdict {{ color: #9a6700; font-weight: 700; }}
 tr.pass td.verdict {{ color: #1a7f37; }}
 tr.ungated td.verdict {{ color: #57606a; }}
+tr.accepted td.verdict {{ color: #bf3989; font-weight: 700; }}
+tr.accepted {{ background: #ffeff7; }}
+tr.not-run td.verdict {{ color: #57606a; font-style: italic; }}
 tr.fail {{ background: #ffebe9; }}
 tr.warn {{ background: #fff8c5; }}
 ul.notes {{ color: #57606a; font-size: 13px; }}
@@ -365,6 +384,12 @@ def junit_testcases(result: GateResult) -> list[ET.Element]:
         if v.verdict == FAIL:
             failure = ET.SubElement(case, "failure", {"message": "; ".join(v.reasons)})
             failure.text = "\n".join(v.reasons)
+        elif v.verdict == NOT_RUN:
+            ET.SubElement(case, "skipped", {"message": "; ".join(v.reasons)})
+        elif v.verdict == ACCEPTED:
+            # JUnit has no "accepted": a passing case whose output says why, so CI views show it apart.
+            out = ET.SubElement(case, "system-out")
+            out.text = "ACCEPTED: " + "\n".join(v.reasons)
         cases.append(case)
     return cases
 
@@ -379,7 +404,8 @@ def add_to_junit_file(path: Path, cases: Sequence[ET.Element]) -> None:
     for case in cases:
         suite.append(case)
     failed = sum(1 for case in cases if case.find("failure") is not None)
-    for attribute, added in (("tests", len(cases)), ("failures", failed)):
+    skipped = sum(1 for case in cases if case.find("skipped") is not None)
+    for attribute, added in (("tests", len(cases)), ("failures", failed), ("skipped", skipped)):
         suite.set(attribute, str(int(suite.get(attribute, "0")) + added))
     buffer = io.BytesIO()
     tree.write(buffer, encoding="utf-8", xml_declaration=True)

@@ -18,7 +18,7 @@ from typing import Any
 from . import runinfo, stores
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, MetricGateError
-from .gate import CurrentValues, GateResult, Settings, history_breaches, judge
+from .gate import CurrentValues, GateResult, Settings, history_breaches, judge, mark_not_run
 from .recording import Recorded, merge
 from .report import (
     Series,
@@ -101,7 +101,8 @@ class GateSession:
 
     # -- judging -----------------------------------------------------------
 
-    def judge(self) -> GateResult:
+    def judge(self, *, selection: str | None = None) -> GateResult:
+        """Judge this run. ``selection`` says how the session ran only some tests (``None``: all of them)."""
         values = dict(self.current_file)
         shown = self.config.current_shown
         sources = {name: f"current file {shown}" for name in values}
@@ -111,7 +112,14 @@ class GateSession:
 
         runs = list(self.history.runs) if self.history else []
         notes = list(self.history_notes())
-        if not values and runs:
+        nothing_recorded = selection is not None and not values
+        if nothing_recorded:
+            notes.insert(
+                0,
+                f"every test that records metrics was deselected ({selection}): no metric was measured, "
+                "so nothing was judged",
+            )
+        elif not values and runs:
             candidate = runs.pop()
             self.candidate_from_history = True
             label = _run_name(candidate, self.history.label_name if self.history else None)
@@ -132,6 +140,9 @@ class GateSession:
             settings,
             notes=notes,
         )
+        if selection is not None:
+            # Not measured because its test did not run: not a regression, and not a pass either.
+            self.result = mark_not_run(self.result, f"not run: no selected test recorded it ({selection})")
         self.series = self.build_series(runs, values, settings)
         return self.result
 
@@ -259,11 +270,13 @@ class GateSession:
             reason = "the gate failed"
         elif not tests_passed:
             reason = "tests failed"
+        values = dict(self.current_file)
+        values.update(merge(self.records)[0])
+        if not reason and not values:
+            reason = "no metric was measured"
         if reason:
             self.details.append(f"history: nothing written to {self.config.history.shown}: {reason}")
             return
-        values = dict(self.current_file)
-        values.update(merge(self.records)[0])
         info = runinfo.detect(directory=self.config.source.parent)
         run = Run(metrics=values, run=info.label, timestamp=info.timestamp, commit=info.commit)
         stores.open_store(self.config.history).append(
