@@ -93,6 +93,8 @@ class GateResult:
 
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...] = ()
+    # Said in the headline, the first line of every summary: what the gate could not judge.
+    caveat: str | None = None
 
     @property
     def gated(self) -> tuple[Verdict, ...]:
@@ -125,8 +127,9 @@ class GateResult:
     def headline(self) -> str:
         """``metric gate: FAILED (2 of 3 metrics breached)`` or ``metric gate: passed (3 metrics, 1 accepted)``."""
         total = len(self.gated)
+        caveat = f" \u2014 {self.caveat}" if self.caveat else ""
         if not self.passed:
-            return f"metric gate: FAILED ({len(self.failures)} of {_count(total, 'metric')} breached)"
+            return f"metric gate: FAILED ({len(self.failures)} of {_count(total, 'metric')} breached){caveat}"
         extra = ""
         if self.warnings:
             extra += f", {_count(len(self.warnings), 'warning')}"
@@ -134,11 +137,26 @@ class GateResult:
             extra += f", {len(self.accepted)} accepted"
         if self.not_run:
             extra += f", {len(self.not_run)} not run"
-        return f"metric gate: passed ({_count(total, 'metric')}{extra})"
+        return f"metric gate: passed ({_count(total, 'metric')}{extra}){caveat}"
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """What one metric is judged against when runs carry marks (see ``baselines``).
+
+    ``values`` are the earlier values that may form its baseline, oldest first;
+    ``held`` counts the runs directly before this one whose breach passed only
+    because of patience (kept out of ``values``, but part of the streak);
+    ``restarted_at`` is the place among the runs where an acceptance restarted it.
+    """
+
+    values: tuple[Measurement, ...]
+    held: int = 0
+    restarted_at: int | None = None
 
 
 def judge(
@@ -147,21 +165,26 @@ def judge(
     history: Sequence[Run],
     settings: Settings,
     notes: Sequence[str] = (),
+    *,
+    histories: Mapping[str, MetricHistory] | None = None,
 ) -> GateResult:
     """Judge every configured metric, then list recorded metrics no rule names as ungated.
 
-    ``history`` holds the runs before this one, oldest first.
+    ``history`` holds the runs before this one, oldest first; ``histories``, when
+    given, says per metric which of their values count (see ``MetricHistory``).
     """
     verdicts = []
     for rule in rules:
+        given = histories.get(rule.name) if histories is not None else None
         verdicts.append(
             judge_metric(
                 rule,
                 current.values.get(rule.name),
-                history_values(history, rule.name),
+                given.values if given is not None else history_values(history, rule.name),
                 settings,
                 source=current.sources.get(rule.name),
                 recorded_by=current.conflicts.get(rule.name, ()),
+                held=given.held if given is not None else 0,
             )
         )
     configured = {rule.name for rule in rules}
@@ -235,20 +258,21 @@ def judge_metric(
     *,
     source: str | None = None,
     recorded_by: Sequence[str] = (),
+    held: int = 0,
 ) -> Verdict:
     """The verdict of one configured metric against its limits and its history.
 
     ``history`` holds the metric's earlier values, oldest first; non-finite ones
-    are skipped.
+    are skipped. ``held`` counts the patience-held breaches directly before this run.
     """
     earlier = [m for m in (_measurement(value) for value in history) if m is not None]
     context = _Context.of(rule, earlier, settings)
     findings = _findings(rule, current, context, recorded_by)
     breaches = tuple(dict.fromkeys(f.rule or "" for f in findings if f.breach))
-    held = False
+    held_now = False
     if current is not None and breaches and rule.patience > 1:
-        findings = _apply_patience(rule, earlier, settings, findings)
-        held = not any(finding.level == FAIL for finding in findings)
+        findings = _apply_patience(rule, earlier, settings, findings, held)
+        held_now = not any(finding.level == FAIL for finding in findings)
     levels = {finding.level for finding in findings}
     if FAIL in levels:
         # A conflict is a mistake in the test suite, not a metric level: it fails
@@ -270,7 +294,7 @@ def judge_metric(
         severity=rule.severity,
         source=source,
         breaches=breaches,
-        held_by_patience=held,
+        held_by_patience=held_now,
     )
 
 
@@ -327,24 +351,34 @@ def _breached(
 
 
 def _apply_patience(
-    rule: MetricRule, history: Sequence[Measurement], settings: Settings, findings: list[Finding]
+    rule: MetricRule,
+    history: Sequence[Measurement],
+    settings: Settings,
+    findings: list[Finding],
+    held: int = 0,
 ) -> list[Finding]:
-    """Fail only when the ``patience - 1`` newest history runs breached too, each judged by its own past."""
-    streak = 1
-    for index in range(len(history) - 1, max(-1, len(history) - rule.patience), -1):
+    """Fail only when the ``patience - 1`` runs before this one breached too.
+
+    The ``held`` runs directly before it were recorded as patience-held breaches;
+    earlier ones are re-judged, each against its own past.
+    """
+    streak = 1 + held
+    for index in range(len(history) - 1, max(-1, len(history) - (rule.patience - held)), -1):
+        if streak >= rule.patience:
+            break
         if not _breached(rule, history[index], history[:index], settings):
             break
         streak += 1
     if streak >= rule.patience:
         return findings
-    held = [Finding(WARN, f.text) if f.breach else f for f in findings]
-    held.append(
+    softened = [Finding(WARN, f.text) if f.breach else f for f in findings]
+    softened.append(
         Finding(
             WARN,
             f"breach {streak} of {rule.patience} (patience: fails after {rule.patience} breaching runs in a row)",
         )
     )
-    return held
+    return softened
 
 
 def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -> list[Finding]:

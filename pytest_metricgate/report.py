@@ -59,6 +59,10 @@ class Series:
     has_current: bool
     label_name: str | None = None
     shifts: tuple[Shift, ...] = ()
+    # Which runs are shown, when not simply the history's (``runs of "main" + this run``).
+    caption: str = ""
+    # Where an accepted change restarted the baseline (places among ``values``).
+    restarts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import runinfo, stores
+from . import acceptance, baselines, runinfo, stores
 from .config import GateConfig, MetricRule, display_path
-from .errors import ConfigError, MetricGateError
-from .gate import CurrentValues, GateResult, Settings, history_breaches, judge, mark_not_run
+from .errors import ConfigError, HistoryError, MetricGateError
+from .gate import CurrentValues, GateResult, Settings, judge, mark_not_run
 from .recording import Recorded, merge
 from .report import (
     Series,
@@ -56,6 +56,7 @@ class GateSession:
     invocation_dir: Path | None = None
     # True once ``prepare_workers`` started a forkserver: workers can then be had with threads alive.
     forkserver: bool = False
+    info: runinfo.RunInfo | None = None
 
     @property
     def report_dir_shown(self) -> str:
@@ -75,9 +76,15 @@ class GateSession:
                 f"{config.shown}: --metric-gate-record cannot append to an inline history "
                 "([tool.metricgate] history is a table, which is read-only); name a .jsonl or .csv file"
             )
+        if config.require_history and store is None:
+            raise ConfigError(
+                f"{config.shown}: require-history is on, but [tool.metricgate] history names no history"
+            )
         tail = None
         if store is not None:
-            tail = store.read(limit=runs_needed(config), gated=config.gated_names)
+            tail = read_enough(store, config)
+            if config.require_history:
+                check_required_history(config, tail)
         current = {}
         if config.current is not None:
             current = read_current_file(
@@ -110,8 +117,14 @@ class GateSession:
         values.update(recorded)  # the fixture's value wins over the current file
         sources.update(recorded_sources)
 
-        runs = list(self.history.runs) if self.history else []
+        scoped = baselines.scope(self.history.runs if self.history else (), self.config.baseline_branch)
+        runs = list(scoped.runs)
         notes = list(self.history_notes())
+        notes += scoped.notes()
+        if self.config.baseline_branch is not None:
+            own = self.run_info().branch
+            where = f'on branch "{own}"' if own else "on no known branch"
+            notes.append(f'branch: this run is {where}, judged against "{self.config.baseline_branch}" runs')
         nothing_recorded = selection is not None and not values
         if nothing_recorded:
             notes.insert(
@@ -133,18 +146,47 @@ class GateSession:
         for worker in self.crashed_workers:
             notes.append(f"worker {worker} crashed: the metrics it had recorded are lost (shown as missing)")
         settings = Settings(baseline=self.config.baseline, window=self.config.window)
-        self.result = judge(
+        histories = {rule.name: baselines.metric_history(runs, rule.name) for rule in self.config.metrics}
+        for rule in self.config.metrics:
+            restarted = histories[rule.name].restarted_at
+            if restarted is not None:
+                label = _run_name(runs[restarted], self.history.label_name if self.history else None)
+                notes.append(f"{rule.name}: baseline restarted at the accepted run {label}")
+        notes += acceptance.active_lines(self.config.acceptances, [rule.name for rule in self.config.metrics])
+        result = judge(
             self.config.metrics,
             CurrentValues(values=values, sources=sources, conflicts=conflicts),
             runs,
             settings,
             notes=notes,
+            histories=histories,
         )
         if selection is not None:
             # Not measured because its test did not run: not a regression, and not a pass either.
-            self.result = mark_not_run(self.result, f"not run: no selected test recorded it ({selection})")
+            result = mark_not_run(result, f"not run: no selected test recorded it ({selection})")
+        result = acceptance.apply(result, self.config.acceptances)
+        if not runs and any(_has_relative_rule(rule) for rule in self.config.metrics):
+            result = replace(result, caveat=f"relative rules not applied: {self.missing_baseline()}")
+        self.result = result
         self.series = self.build_series(runs, values, settings)
         return self.result
+
+    def run_info(self) -> runinfo.RunInfo:
+        """This run's label, commit, branch and time, read once (git may be asked)."""
+        if self.info is None:
+            self.info = runinfo.detect(directory=self.config.source.parent)
+        return self.info
+
+    def missing_baseline(self) -> str:
+        """Why there is no baseline, in a few words for the headline."""
+        spec, tail = self.config.history, self.history
+        if spec is None or tail is None:
+            return "no history configured"
+        if not tail.exists:
+            return f"{spec.shown} does not exist"
+        if self.config.baseline_branch is not None and tail.runs:
+            return f'{spec.shown} holds no runs of branch "{self.config.baseline_branch}"'
+        return f"{spec.shown} holds no earlier runs"
 
     def history_notes(self) -> list[str]:
         spec, tail = self.config.history, self.history
@@ -178,10 +220,12 @@ class GateSession:
         # A shift is named by the run's own label (its full timestamp, say), else its place;
         # every metric shares the runs, so this is worked out once.
         shift_labels = tuple(label or place for label, place in zip(labels, display_labels(labels)))
+        marks = {name: baselines.metric_marks(runs, name) for name in names}
         jobs = [
             (
                 rules.get(name),
                 [run.metrics.get(name) for run in runs],
+                marks[name],
                 values.get(name),
                 settings,
                 skipped,
@@ -191,8 +235,28 @@ class GateSession:
         ]
         analysed, _ = parallel.starmap(_analyse_metric, jobs, forkserver=self.forkserver)
         label_name = self.history.label_name if self.history else None
+        caption = ""
+        if self.config.baseline_branch is not None:
+            own = self.run_info().branch
+            caption = f'runs of "{self.config.baseline_branch}" + this run' + (
+                f' (on "{own}")' if own else ""
+            )
         series = {
-            name: Series(name, labels, charted, breaches, True, label_name, shifts)
+            name: Series(
+                name,
+                labels,
+                charted,
+                breaches,
+                True,
+                label_name,
+                shifts,
+                caption=caption,
+                restarts=tuple(
+                    index - skipped
+                    for index, mark in enumerate(marks[name])
+                    if mark == acceptance.ACCEPTED_MARK and index >= skipped
+                ),
+            )
             for name, (charted, breaches, shifts) in zip(names, analysed)
         }
         self.details.extend(shift_lines(list(series.values())))
@@ -277,12 +341,25 @@ class GateSession:
         if reason:
             self.details.append(f"history: nothing written to {self.config.history.shown}: {reason}")
             return
-        info = runinfo.detect(directory=self.config.source.parent)
-        run = Run(metrics=values, run=info.label, timestamp=info.timestamp, commit=info.commit)
+        info = self.run_info()
+        extra = {}
+        if info.branch:
+            extra[baselines.BRANCH_FIELD] = info.branch
+        marks = {
+            name: mark
+            for name, mark in acceptance.marks(self.result, self.config.acceptances).items()
+            if name in values
+        }
+        if marks:
+            extra[baselines.MARKS_FIELD] = acceptance.format_marks(marks)
+        run = Run(metrics=values, run=info.label, timestamp=info.timestamp, commit=info.commit, extra=extra)
         stores.open_store(self.config.history).append(
             run, Recording(column_order=tuple(rule.name for rule in self.config.metrics))
         )
-        self.details.append(f"history: appended this run to {self.config.history.shown}")
+        marked = "; ".join(f"{name} marked {mark}" for name, mark in sorted(marks.items()))
+        self.details.append(
+            f"history: appended this run to {self.config.history.shown}" + (f" ({marked})" if marked else "")
+        )
 
     def send_alerts(self) -> None:
         """``[tool.metricgate.alerts]``: run once when the gate failed (or warned, with ``on = "warn"``)."""
@@ -308,15 +385,70 @@ class GateSession:
 def _analyse_metric(
     rule: MetricRule | None,
     before: list[Measurement | None],
+    marks: list[str | None],
     current: Measurement | None,
     settings: Settings,
     skipped: int,
     shift_labels: tuple[str, ...],
 ) -> tuple[tuple[float | None, ...], tuple[bool, ...], tuple[Shift, ...]]:
     """One metric's charted values, which history runs breached, and where its level shifted."""
-    flags = history_breaches(rule, before, settings) if rule else [False] * len(before)
+    flags = baselines.breach_flags(rule, before, marks, settings) if rule else [False] * len(before)
     charted = tuple(_value_or_none(m) for m in before[skipped:]) + (_value_or_none(current),)
     return charted, tuple(flags[skipped:]) + (False,), find_shifts(shift_labels, charted)
+
+
+def read_enough(store: stores.HistoryStore, config: GateConfig) -> HistoryTail:
+    """The newest runs of ``store``, read back from the end only as far as ``history_need`` asks.
+
+    Each read takes twice the runs of the one before, so the cost stays within
+    twice what is needed, however long the history.
+    """
+    need = history_need(config)
+    limit = need.runs
+    while True:
+        tail = store.read(limit=limit, gated=config.gated_names)
+        if not tail.older_runs_left_out or need.met_by(tail.runs):
+            return tail
+        limit *= 2
+
+
+def history_need(config: GateConfig) -> baselines.Need:
+    """What judging and charting this config needs from the history (see ``baselines.Need``)."""
+    return baselines.Need(
+        branch=config.baseline_branch,
+        runs=runs_needed(config),
+        per_metric=tuple(
+            (rule.name, max(config.window + rule.patience, rule.min_history)) for rule in config.metrics
+        ),
+    )
+
+
+def check_required_history(config: GateConfig, tail: HistoryTail) -> None:
+    """``require-history``: a missing, empty or too short history is an error, never a silent first run."""
+    branch = config.baseline_branch
+    count = len(baselines.scope(tail.runs, branch).runs)
+    if tail.exists and count >= config.window:
+        return
+    of_branch = f' of branch "{branch}"' if branch is not None else ""
+    if not tail.exists:
+        found = "the history does not exist"
+    elif not tail.runs:
+        found = "the history holds no runs"
+    else:
+        found = f"the history holds {_plural(count, 'run')}{of_branch}"
+    hint = (
+        "; restore it (a CI cache miss?) or record a first history without require-history"
+        if not tail.exists or not tail.runs
+        else ""
+    )
+    raise HistoryError(
+        f"{tail.shown}: require-history is on, but {found}; expected at least "
+        f"{_plural(config.window, 'run')}{of_branch} (the window){hint}"
+    )
+
+
+def _has_relative_rule(rule: MetricRule) -> bool:
+    return rule.has_relative_rule or rule.max_sigma is not None
 
 
 def runs_needed(config: GateConfig) -> int:

@@ -57,6 +57,9 @@ DESCRIPTIVE_COLUMNS = frozenset(
         "build",
         "tag",
         "sha",
+        # the team workflow's fields (see ``baselines``): a branch named "2024" is still a branch
+        "branch",
+        "marks",
     }
 )
 _BLOCK = 1 << 16
