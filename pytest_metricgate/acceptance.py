@@ -64,14 +64,15 @@ def _accept(verdict: Verdict, acceptances: Sequence[Acceptance]) -> Verdict:
 def marks(result: GateResult, acceptances: Sequence[Acceptance]) -> dict[str, str]:
     """The marks a run recorded with this ``result`` carries, by metric.
 
-    Every gated metric an entry in force matches is marked ``accepted`` (so each
-    further accepted step restarts the baseline again; the entry's ``value``
-    range bounds the steps). A breach that passed only because of patience is
-    marked ``patience``.
+    Every gated metric whose value an entry in force matches and admits is
+    marked ``accepted``, so each further accepted step restarts the baseline
+    again; a value outside the entry's ``value`` range is not marked, so small
+    steps past the range cannot keep moving the baseline. A breach that passed
+    only because of patience is marked ``patience``.
     """
     found: dict[str, str] = {}
     for verdict in result.gated:
-        if any(entry.matches(verdict.name) for entry in acceptances):
+        if any(entry.matches(verdict.name) and entry.admits(verdict.value) for entry in acceptances):
             found[verdict.name] = ACCEPTED_MARK
         elif verdict.held_by_patience:
             found[verdict.name] = PATIENCE_MARK

@@ -516,25 +516,26 @@ class _Reader:
         return tuple(active)
 
     def acceptance(self, number: int, entry: object, today: _dt.date, max_days: int) -> Acceptance:
+        """One entry, checked whatever the date: a mistake is an error even in an expired entry."""
         where = f"[[tool.metricgate.accept]] #{number}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{self.shown}: {where} must be a table, got {describe(entry)}")
         self.check_keys(where, entry, _ACCEPT_KEYS)
-        for key in ("metric", "reason", "until"):
+        needs = {
+            "metric": "the metric name or glob it accepts",
+            "reason": "why the change is intended, for the review trail",
+            "until": "the last UTC day it applies, a TOML date: until = YYYY-MM-DD",
+        }
+        for key, why in needs.items():
             if key not in entry:
-                why = {
-                    "metric": "the metric name or glob it accepts",
-                    "reason": "why the change is intended, for the review trail",
-                    "until": "the last day it applies, a TOML date such as "
-                    + (today + _dt.timedelta(days=min(14, max_days))).isoformat(),
-                }[key]
                 raise ConfigError(f"{self.shown}: {where} needs {key} ({why})")
         metric = self.string(entry, where, "metric", "")
         reason = self.string(entry, where, "reason", "")
         until = entry["until"]
         # A TOML date parses to ``date``; a date-time (a subclass) or a string is not one.
         if not isinstance(until, _dt.date) or isinstance(until, _dt.datetime):
-            raise self.fail(where, "until", "a TOML date such as 2026-12-31 (no quotes, no time)", until)
+            found = until.isoformat() if isinstance(until, (_dt.datetime, _dt.time)) else until
+            raise self.fail(where, "until", "a TOML date, YYYY-MM-DD (no quotes, no time)", found)
         latest = today + _dt.timedelta(days=max_days)
         if until > latest:
             raise ConfigError(

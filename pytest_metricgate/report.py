@@ -144,7 +144,7 @@ def terminal_lines(
     ``quiet`` (``-q``) keeps only failing rows and the headline.
     """
     rows = ordered(result.verdicts)
-    if quiet or (result.gated and all(v.verdict == NOT_RUN for v in result.gated)):
+    if quiet or (result.verdicts and all(v.verdict == NOT_RUN for v in result.verdicts)):
         # Quiet keeps failures only; a session that measured nothing says so in its note alone.
         rows = [v for v in rows if v.verdict == FAIL]
     header = ("metric", "current", "baseline", "limit", "verdict", "reason")

@@ -38,6 +38,7 @@ def test_the_github_workflow_uploads_the_report_even_when_the_gate_fails():
     gate = next(step for step in steps if "--metric-gate" in step.get("run", ""))
     upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
     assert steps.index(upload) > steps.index(gate)
+    assert "--metric-gate-require-history" in gate["run"]  # a cache miss stops the job
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "metricgate-report/"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pytest
@@ -21,8 +22,189 @@ CSV = config('history = "history.csv"')
 CURRENT = config('current = "metrics.json"')
 GOOD_RUN = '{"metrics": {"accuracy": 0.9}}\n'
 
+# Acceptances are dated against today (UTC), as the gate dates them.
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+SOON = (TODAY + dt.timedelta(days=7)).isoformat()
+TOO_FAR = (TODAY + dt.timedelta(days=31)).isoformat()
+LATEST = (TODAY + dt.timedelta(days=30)).isoformat()
+
+
+def accept(body: str) -> str:
+    return config(metrics=GOOD_METRICS + "\n[[tool.metricgate.accept]]\n" + body)
+
+
+REQUIRED = config('history = "history.jsonl"\nrequire-history = true\nwindow = 3')
+RUN_LINE = '{"metrics": {"accuracy": 0.9}}\n'
+
 # id, files, extra arguments, the one ERROR line
 CASES = [
+    (
+        "accept-without-reason",
+        {"pyproject.toml": accept(f'metric = "accuracy"\nuntil = {SOON}\n')},
+        (),
+        (
+            "ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 needs reason "
+            "(why the change is intended, for the review trail)"
+        ),
+    ),
+    (
+        "accept-without-until",
+        {"pyproject.toml": accept('metric = "accuracy"\nreason = "new tokenizer"\n')},
+        (),
+        (
+            "ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 needs until "
+            "(the last UTC day it applies, a TOML date: until = YYYY-MM-DD)"
+        ),
+    ),
+    (
+        "accept-until-a-string",
+        {"pyproject.toml": accept(f'metric = "accuracy"\nreason = "r"\nuntil = "{SOON}"\n')},
+        (),
+        (
+            f"ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 until must be a TOML date, YYYY-MM-DD "
+            f'(no quotes, no time), got "{SOON}"'
+        ),
+    ),
+    (
+        "accept-until-a-date-time",
+        {"pyproject.toml": accept(f'metric = "accuracy"\nreason = "r"\nuntil = {SOON}T12:00:00\n')},
+        (),
+        (
+            f"ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 until must be a TOML date, YYYY-MM-DD "
+            f'(no quotes, no time), got "{SOON}T12:00:00"'
+        ),
+    ),
+    (
+        "accept-until-too-far-ahead",
+        {"pyproject.toml": accept(f'metric = "accuracy"\nreason = "r"\nuntil = {TOO_FAR}\n')},
+        (),
+        (
+            f"ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 until must be at most 30 days ahead "
+            f"(accept-max-days), by {LATEST}, got {TOO_FAR}"
+        ),
+    ),
+    (
+        "accept-unknown-rule",
+        {
+            "pyproject.toml": accept(
+                f'metric = "accuracy"\nreason = "r"\nuntil = {SOON}\nrules = ["max-dorp"]\n'
+            )
+        },
+        (),
+        (
+            'ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 rules must hold rule names from "min", "max", '
+            '"max-drop", "max-drop-pct", "max-sigma", got "max-dorp"'
+        ),
+    ),
+    (
+        "accept-empty-rules",
+        {"pyproject.toml": accept(f'metric = "accuracy"\nreason = "r"\nuntil = {SOON}\nrules = []\n')},
+        (),
+        (
+            'ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 rules must be a non-empty array of rule names from "min", '
+            '"max", "max-drop", "max-drop-pct", "max-sigma", got []'
+        ),
+    ),
+    (
+        "accept-empty-reason",
+        {"pyproject.toml": accept(f'metric = "accuracy"\nreason = " "\nuntil = {SOON}\n')},
+        (),
+        'ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 reason must be a non-empty string, got " "',
+    ),
+    (
+        "accept-value-range-inverted",
+        {
+            "pyproject.toml": accept(
+                f'metric = "accuracy"\nreason = "r"\nuntil = {SOON}\nvalue = {{ min = 0.9, max = 0.8 }}\n'
+            )
+        },
+        (),
+        "ERROR: pyproject.toml: [[tool.metricgate.accept]] #1 value min must not exceed max, got min 0.9 > max 0.8",
+    ),
+    (
+        "accept-not-an-array",
+        {"pyproject.toml": config('accept = "accuracy"')},
+        (),
+        (
+            "ERROR: pyproject.toml: [tool.metricgate] accept must be an array of tables "
+            '([[tool.metricgate.accept]] entries), got "accuracy"'
+        ),
+    ),
+    (
+        "accept-max-days-zero",
+        {"pyproject.toml": config("accept-max-days = 0")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate] accept-max-days must be an integer >= 1, got 0",
+    ),
+    (
+        "require-history-not-a-boolean",
+        {"pyproject.toml": config('require-history = "yes"')},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate] require-history must be true or false, got "yes"',
+    ),
+    (
+        "baseline-branch-empty",
+        {"pyproject.toml": config('baseline-branch = ""')},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate] baseline-branch must be a non-empty string, got ""',
+    ),
+    (
+        "require-history-without-history",
+        {"pyproject.toml": config("require-history = true")},
+        (),
+        "ERROR: pyproject.toml: require-history is on, but [tool.metricgate] history names no history",
+    ),
+    (
+        "require-history-missing",
+        {"pyproject.toml": REQUIRED},
+        (),
+        (
+            "ERROR: history.jsonl: require-history is on, but the history does not exist; expected at least "
+            "3 runs (the window); restore it (a CI cache miss?) or record a first history without require-history"
+        ),
+    ),
+    (
+        "require-history-flag-missing",
+        {"pyproject.toml": JSONL},
+        ("--metric-gate-require-history",),
+        (
+            "ERROR: history.jsonl: require-history is on, but the history does not exist; expected at least "
+            "5 runs (the window); restore it (a CI cache miss?) or record a first history without require-history"
+        ),
+    ),
+    (
+        "require-history-empty",
+        {"pyproject.toml": REQUIRED, "history.jsonl": ""},
+        (),
+        (
+            "ERROR: history.jsonl: require-history is on, but the history holds no runs; expected at least "
+            "3 runs (the window); restore it (a CI cache miss?) or record a first history without require-history"
+        ),
+    ),
+    (
+        "require-history-too-short",
+        {"pyproject.toml": REQUIRED, "history.jsonl": RUN_LINE * 2},
+        (),
+        (
+            "ERROR: history.jsonl: require-history is on, but the history holds 2 runs; expected at least "
+            "3 runs (the window)"
+        ),
+    ),
+    (
+        "require-history-too-few-of-the-baseline-branch",
+        {
+            "pyproject.toml": config(
+                'history = "history.jsonl"\nrequire-history = true\nwindow = 3\nbaseline-branch = "main"'
+            ),
+            "history.jsonl": RUN_LINE.replace("{", '{"branch": "main", ', 1) * 2
+            + RUN_LINE.replace("{", '{"branch": "feat", ', 1) * 5,
+        },
+        (),
+        (
+            'ERROR: history.jsonl: require-history is on, but the history holds 2 runs of branch "main"; '
+            'expected at least 3 runs of branch "main" (the window)'
+        ),
+    ),
     (
         "toml-syntax",
         {"pyproject.toml": "[tool.pytest.ini_options]\n[tool.metricgate\n"},
