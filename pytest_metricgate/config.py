@@ -13,8 +13,8 @@ import difflib
 import fnmatch
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -34,6 +34,8 @@ HISTORY_SUFFIXES = (".jsonl", ".csv")
 # compare against the baseline an intended change leaves behind.
 ACCEPTABLE_RULES = ("min", "max", "max-drop", "max-drop-pct", "max-sigma")
 RELATIVE_RULES = ("max-drop", "max-drop-pct", "max-sigma")
+KINDS = ("value", "proportion")
+_GLOB_CHARACTERS = "*?["
 
 _TOP_KEYS = (
     "history",
@@ -49,6 +51,8 @@ _TOP_KEYS = (
     "require-history",
     "accept-max-days",
     "accept",
+    "family-wise",
+    "defaults",
 )
 _ACCEPT_KEYS = ("metric", "reason", "until", "rules", "value")
 _ALERT_KEYS = ("on", "command", "timeout", "webhook-env", "network-timeout", "email")
@@ -65,6 +69,10 @@ _METRIC_KEYS = (
     "max-sigma",
     "min-history",
     "patience",
+    "kind",
+    "min-sigma",
+    "window",
+    "baseline",
 )
 
 
@@ -84,6 +92,11 @@ class MetricRule:
     max_sigma: float | None = None
     min_history: int = 5
     patience: int = 1
+    kind: str = "value"  # "proportion" lets n alone give a Wilson interval
+    min_sigma: float | None = None  # max-sigma's floor on the spread; None: 1e-6 x |window mean|
+    window: int | None = None  # None: the gate-wide window
+    baseline: str | None = None  # None: the gate-wide baseline method
+    configured_by: str | None = None  # the glob table or defaults, for a metric with no table of its own
 
     @property
     def higher_is_better(self) -> bool:
@@ -129,6 +142,26 @@ class Acceptance:
         if self.low is None:
             return f"<= {self.high:g}"
         return f"{self.low:g} to {self.high:g}"
+
+
+@dataclass(frozen=True)
+class MetricPattern:
+    """A metric table whose name is a glob: ``[tool.metricgate.metrics."class_*.recall"]``."""
+
+    pattern: str
+    fields: Mapping[str, object]  # the validated keys it sets, by MetricRule field name
+
+    @property
+    def table(self) -> str:
+        return table_name(self.pattern)
+
+    @property
+    def specificity(self) -> int:
+        """The number of non-wildcard characters: the more, the more specific."""
+        return len(re.sub(r"\[[^\]]*\]|[*?]", "", self.pattern))
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.pattern)
 
 
 @dataclass(frozen=True)
@@ -197,10 +230,80 @@ class GateConfig:
     accept_max_days: int = 30
     # Only the entries in force today; expired ones are left out with a warning.
     acceptances: tuple[Acceptance, ...] = ()
+    family_wise: bool = True
+    patterns: tuple[MetricPattern, ...] = ()
+    defaults: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def gated_names(self) -> frozenset[str]:
         return frozenset(rule.name for rule in self.metrics)
+
+    def is_gated(self, name: str) -> bool:
+        """Whether an exact table or a glob table configures ``name``."""
+        return name in self.gated_names or any(pattern.matches(name) for pattern in self.patterns)
+
+    def rules_for(self, names: Iterable[str]) -> tuple[tuple[MetricRule, ...], tuple[str, ...]]:
+        """The exact tables' rules, then one rule per other name in ``names`` that a glob configures.
+
+        Also returns a warning for every glob that matches neither an exact table
+        nor any of ``names``. Two matching globs of equal specificity are a
+        ``ConfigError`` naming both.
+        """
+        rules = list(self.metrics)
+        exact = self.gated_names
+        used = {
+            pattern.pattern
+            for rule in self.metrics
+            for pattern in self.patterns
+            if pattern.matches(rule.name)
+        }
+        for name in sorted(set(names) - exact):
+            pattern = most_specific(self.shown, self.patterns, name)
+            if pattern is None:
+                continue
+            used.add(pattern.pattern)
+            rule = build_rule(self.shown, name, pattern.table, [self.defaults, pattern.fields], self.window)
+            rules.append(replace(rule, configured_by=pattern.table))
+        warnings = tuple(
+            f"{self.shown}: {pattern.table} matches no metric"
+            for pattern in self.patterns
+            if pattern.pattern not in used
+        )
+        return tuple(rules), warnings
+
+
+def most_specific(shown: str, patterns: Sequence[MetricPattern], name: str) -> MetricPattern | None:
+    """The matching glob with the most non-wildcard characters; a tie between two is a ``ConfigError``."""
+    matching = sorted((p for p in patterns if p.matches(name)), key=lambda p: -p.specificity)
+    if len(matching) > 1 and matching[0].specificity == matching[1].specificity:
+        raise ConfigError(
+            f"{shown}: {matching[0].table} and {matching[1].table} both match metric "
+            f'"{name}" with equal specificity ({matching[0].specificity} non-wildcard characters); '
+            "make one more specific or give the metric its own table"
+        )
+    return matching[0] if matching else None
+
+
+def build_rule(
+    shown: str, name: str, where: str, layers: Sequence[Mapping[str, object]], window: int
+) -> MetricRule:
+    """Merge validated keys, later layers over earlier ones, into the rule for ``name``; check the result."""
+    merged: dict[str, object] = {}
+    for layer in layers:
+        merged.update(layer)
+    rule = MetricRule(name=name, **merged)  # type: ignore[arg-type]
+    if rule.min is not None and rule.max is not None and rule.min > rule.max:
+        raise ConfigError(
+            f"{shown}: {where} min must not exceed max, got min {rule.min:g} > max {rule.max:g}"
+        )
+    effective = rule.window if rule.window is not None else window
+    if rule.max_sigma is not None and effective < 2:
+        whose = "window" if rule.window is not None else "[tool.metricgate] window"
+        raise ConfigError(
+            f"{shown}: {where} max-sigma needs {whose} >= 2 "
+            f"(one run has no standard deviation), got window {effective}"
+        )
+    return rule
 
 
 def load(
@@ -305,7 +408,9 @@ class _Reader:
     def check_keys(self, table: str, data: Mapping[str, object], known: tuple[str, ...]) -> None:
         for key in data:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
+                # A known key the typo starts with ("minimum" -> "min") beats a merely similar one.
+                prefixes = sorted((k for k in known if key.startswith(k)), key=len, reverse=True)
+                close = prefixes[:1] or difflib.get_close_matches(key, known, n=1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
                 self.warnings.append(f'{self.shown}: {table} unknown key "{key}"{hint}')
 
@@ -332,13 +437,28 @@ class _Reader:
         window = self.integer(table, top, "window", 5, minimum=1)
         chart_format = self.choice(table, top, "chart-format", CHART_FORMATS, "png")
         chart_runs = self.integer(table, top, "chart-runs", 200, minimum=1)
-        metrics = self.metrics(table.get("metrics", {}))
-        for rule in metrics:
-            if rule.max_sigma is not None and window < 2:
-                raise ConfigError(
-                    f"{self.shown}: {table_name(rule.name)} max-sigma needs [tool.metricgate] window >= 2 "
-                    f"(one run has no standard deviation), got window {window}"
-                )
+        family_wise = self.boolean(table, top, "family-wise", True)
+        defaults_raw = table.get("defaults", {})
+        if not isinstance(defaults_raw, dict):
+            raise self.fail(top, "defaults", "a table of per-metric keys", defaults_raw)
+        defaults = self.metric_fields("[tool.metricgate.defaults]", defaults_raw)
+        exact: list[tuple[str, dict[str, object]]] = []
+        patterns: list[MetricPattern] = []
+        raw_metrics = table.get("metrics", {})
+        if not isinstance(raw_metrics, dict):
+            raise self.fail("[tool.metricgate]", "metrics", "a table of metric tables", raw_metrics)
+        self.collect_metrics(raw_metrics, "", exact, patterns)
+        metrics = tuple(
+            build_rule(
+                self.shown,
+                name,
+                table_name(name),
+                [defaults, *(() if glob is None else (glob.fields,)), fields],
+                window,
+            )
+            for name, fields in exact
+            for glob in (most_specific(self.shown, patterns, name),)
+        )
 
         baseline_branch = None
         if "baseline-branch" in table:
@@ -370,6 +490,9 @@ class _Reader:
             require_history=require_history,
             accept_max_days=accept_max_days,
             acceptances=acceptances,
+            family_wise=family_wise,
+            patterns=tuple(patterns),
+            defaults=defaults,
         )
 
     # -- top-level keys -------------------------------------------------
@@ -638,14 +761,13 @@ class _Reader:
 
     # -- metric tables --------------------------------------------------
 
-    def metrics(self, raw: object) -> tuple[MetricRule, ...]:
-        if not isinstance(raw, dict):
-            raise self.fail("[tool.metricgate]", "metrics", "a table of metric tables", raw)
-        rules: list[MetricRule] = []
-        self.collect_metrics(raw, "", rules)
-        return tuple(rules)
-
-    def collect_metrics(self, raw: Mapping[str, object], prefix: str, rules: list[MetricRule]) -> None:
+    def collect_metrics(
+        self,
+        raw: Mapping[str, object],
+        prefix: str,
+        exact: list[tuple[str, dict[str, object]]],
+        patterns: list[MetricPattern],
+    ) -> None:
         # A table holding only tables is a namespace: [tool.metricgate.metrics.eval.accuracy]
         # gates "eval.accuracy", the dotted name a flattened metrics.json gives.
         for key, value in raw.items():
@@ -654,30 +776,31 @@ class _Reader:
                 where = table_name(prefix[:-1]) if prefix else "[tool.metricgate.metrics]"
                 raise self.fail(where, key, "a table of limits", value)
             if value and all(isinstance(item, dict) for item in value.values()):
-                self.collect_metrics(value, name + ".", rules)
+                self.collect_metrics(value, name + ".", exact, patterns)
+            elif any(character in name for character in _GLOB_CHARACTERS):
+                patterns.append(MetricPattern(name, self.metric_fields(table_name(name), value)))
             else:
-                rules.append(self.metric(name, value))
+                exact.append((name, self.metric_fields(table_name(name), value)))
 
-    def metric(self, name: str, table: Mapping[str, object]) -> MetricRule:
-        where = table_name(name)
+    def metric_fields(self, where: str, table: Mapping[str, object]) -> dict[str, object]:
+        """The per-metric keys ``table`` sets, validated, by ``MetricRule`` field name (absent keys left out)."""
         self.check_keys(where, table, _METRIC_KEYS)
-        minimum = self.number(table, where, "min")
-        maximum = self.number(table, where, "max")
-        if minimum is not None and maximum is not None and minimum > maximum:
-            raise ConfigError(
-                f"{self.shown}: {where} min must not exceed max, got min {minimum:g} > max {maximum:g}"
-            )
-        return MetricRule(
-            name=name,
-            min=minimum,
-            max=maximum,
-            max_drop=self.number(table, where, "max-drop", non_negative=True),
-            max_drop_pct=self.number(table, where, "max-drop-pct", non_negative=True),
-            direction=self.choice(table, where, "direction", DIRECTIONS, "higher"),
-            severity=self.choice(table, where, "severity", SEVERITIES, "error"),
-            required=self.boolean(table, where, "required", True),
-            confidence=self.fraction(table, where, "confidence"),
-            max_sigma=self.positive(table, where, "max-sigma"),
-            min_history=self.integer(table, where, "min-history", 5, minimum=2),
-            patience=self.integer(table, where, "patience", 1, minimum=1),
-        )
+        found: dict[str, object] = {
+            "min": self.number(table, where, "min"),
+            "max": self.number(table, where, "max"),
+            "max-drop": self.number(table, where, "max-drop", non_negative=True),
+            "max-drop-pct": self.number(table, where, "max-drop-pct", non_negative=True),
+            "direction": self.choice(table, where, "direction", DIRECTIONS, "higher"),
+            "severity": self.choice(table, where, "severity", SEVERITIES, "error"),
+            "required": self.boolean(table, where, "required", True),
+            "confidence": self.fraction(table, where, "confidence"),
+            "max-sigma": self.positive(table, where, "max-sigma"),
+            "min-history": self.integer(table, where, "min-history", 5, minimum=2),
+            "patience": self.integer(table, where, "patience", 1, minimum=1),
+            "kind": self.choice(table, where, "kind", KINDS, "value"),
+            "min-sigma": self.positive(table, where, "min-sigma"),
+            "window": self.integer(table, where, "window", 5, minimum=1),
+            "baseline": self.choice(table, where, "baseline", BASELINE_METHODS, "median"),
+        }
+        # Only the keys the table sets: a default must not override a glob's or the defaults' value.
+        return {key.replace("-", "_"): value for key, value in found.items() if key in table}

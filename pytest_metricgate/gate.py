@@ -12,13 +12,26 @@ larger than ``max-drop = 0.02``.
 from __future__ import annotations
 
 import math
+import zlib
 from abc import ABC, abstractmethod
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .config import MetricRule
 from .stats import baseline as compute_baseline
-from .stats import mean_and_sample_sd, n_for_half_width, wilson_interval
+from .stats import (
+    baseline_variance,
+    bootstrap_means,
+    holm_levels,
+    mean_and_sample_sd,
+    n_for_half_width,
+    normal_tail,
+    score_p_value,
+    wilson_interval,
+    z_for_confidence,
+    z_for_tail,
+)
 from .values import Measurement, Run
 
 PASS, FAIL, WARN, UNGATED = "pass", "fail", "warn", "ungated"
@@ -38,6 +51,7 @@ class Settings:
 
     baseline: str = "median"
     window: int = 5
+    family_wise: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class Verdict:
     reasons: tuple[str, ...] = ()
     severity: str | None = None
     source: str | None = None
+    configured_by: str | None = None  # the glob table that configured a metric with no table of its own
     # The rules that breached conclusively, which an acceptance must cover.
     breaches: tuple[str, ...] = ()
     # A breach that only passed (as a warning) because of ``patience``: recorded with a
@@ -93,6 +108,7 @@ class GateResult:
 
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...] = ()
+    family: Family | None = None
     # Said in the headline, the first line of every summary: what the gate could not judge.
     caveat: str | None = None
 
@@ -172,12 +188,13 @@ def judge(
 
     ``history`` holds the runs before this one, oldest first; ``histories``, when
     given, says per metric which of their values count (see ``MetricHistory``).
+    The statistical tests of all metrics form one family (see ``Family``).
     """
-    verdicts = []
+    assessments = []
     for rule in rules:
         given = histories.get(rule.name) if histories is not None else None
-        verdicts.append(
-            judge_metric(
+        assessments.append(
+            _assess(
                 rule,
                 current.values.get(rule.name),
                 given.values if given is not None else history_values(history, rule.name),
@@ -187,6 +204,8 @@ def judge(
                 held=given.held if given is not None else 0,
             )
         )
+    family = Family.of(assessments, settings.family_wise)
+    verdicts = [assessment.verdict(family, settings) for assessment in assessments]
     configured = {rule.name for rule in rules}
     for name in sorted(current.values):
         if name not in configured:
@@ -200,7 +219,10 @@ def judge(
                     source=current.sources.get(name),
                 )
             )
-    return GateResult(verdicts=tuple(verdicts), notes=tuple(notes))
+    summary = family.summary()
+    return GateResult(
+        verdicts=tuple(verdicts), notes=(*notes, *(() if summary is None else (summary,))), family=family
+    )
 
 
 def mark_not_run(result: GateResult, reason: str) -> GateResult:
@@ -235,8 +257,10 @@ def history_breaches(
     """For each history value, whether it breached ``rule`` judged against the values before it.
 
     A breach is a limit failing conclusively (an inconclusive value is not one);
-    severity and patience do not enter. ``None`` (not measured) and non-finite
-    values are never marked, and do not enter later baselines.
+    severity and patience do not enter. Each run is judged on its own, at its
+    tests' own levels (no family adjustment: the family of a past run is not
+    known). ``None`` (not measured) and non-finite values are never marked, and
+    do not enter later baselines.
     """
     flags = []
     earlier: list[Measurement] = []
@@ -260,42 +284,137 @@ def judge_metric(
     recorded_by: Sequence[str] = (),
     held: int = 0,
 ) -> Verdict:
-    """The verdict of one configured metric against its limits and its history.
+    """The verdict of one configured metric against its limits and its history, as the only metric judged.
 
     ``history`` holds the metric's earlier values, oldest first; non-finite ones
-    are skipped. ``held`` counts the patience-held breaches directly before this run.
+    are skipped. ``held`` counts the patience-held breaches directly before this
+    run. Its own tests (a metric with ``confidence`` and ``max-sigma`` has two)
+    still form a family when ``settings.family_wise``.
     """
-    earlier = [m for m in (_measurement(value) for value in history) if m is not None]
+    assessment = _assess(rule, current, history, settings, source=source, recorded_by=recorded_by, held=held)
+    return assessment.verdict(Family.of([assessment], settings.family_wise), settings)
+
+
+def _assess(
+    rule: MetricRule,
+    current: Measurement | None,
+    history: Sequence[Measurement | float],
+    settings: Settings,
+    *,
+    source: str | None,
+    recorded_by: Sequence[str],
+    held: int = 0,
+) -> _Assessment:
+    earlier = tuple(m for m in (_measurement(value) for value in history) if m is not None)
     context = _Context.of(rule, earlier, settings)
-    findings = _findings(rule, current, context, recorded_by)
-    breaches = tuple(dict.fromkeys(f.rule or "" for f in findings if f.breach))
-    held_now = False
-    if current is not None and breaches and rule.patience > 1:
-        findings = _apply_patience(rule, earlier, settings, findings, held)
-        held_now = not any(finding.level == FAIL for finding in findings)
-    levels = {finding.level for finding in findings}
-    if FAIL in levels:
-        # A conflict is a mistake in the test suite, not a metric level: it fails
-        # whatever the severity, so it cannot hide behind "warning".
-        verdict = FAIL if rule.severity == "error" or recorded_by else WARN
-    elif WARN in levels:
-        verdict = WARN
-    else:
-        verdict = PASS
-    return Verdict(
-        name=rule.name,
-        verdict=verdict,
-        value=None if current is None else current.value,
-        n=None if current is None else current.n,
-        baseline=context.reference,
-        baseline_text=context.reference_text or None,
-        limits=limits_text(rule),
-        reasons=tuple(finding.text for finding in findings),
-        severity=rule.severity,
-        source=source,
-        breaches=breaches,
-        held_by_patience=held_now,
-    )
+    items = tuple(_items(rule, current, context, recorded_by))
+    return _Assessment(rule, current, context, items, source, tuple(recorded_by), held)
+
+
+@dataclass(frozen=True)
+class _Assessment:
+    """One metric before the family is known: its decided findings and its pending tests, in reason order."""
+
+    rule: MetricRule
+    current: Measurement | None
+    context: _Context
+    items: tuple[Finding | Judgement, ...]
+    source: str | None
+    recorded_by: tuple[str, ...]
+    held: int = 0  # patience-held breaches directly before this run
+
+    @property
+    def tests(self) -> tuple[Judgement, ...]:
+        return tuple(item for item in self.items if isinstance(item, Judgement) and item.level is not None)
+
+    def verdict(self, family: Family, settings: Settings) -> Verdict:
+        """The one place a verdict is built: findings at the family's levels, then patience, then severity."""
+        rule = self.rule
+        findings: list[Finding] = []
+        for item in self.items:
+            if isinstance(item, Finding):
+                findings.append(item)
+            else:
+                findings.extend(_evaluate(item, family.level_of(item), family.size))
+        breaches = tuple(dict.fromkeys(f.rule or "" for f in findings if f.breach))
+        held_now = False
+        if self.current is not None and breaches and rule.patience > 1:
+            findings = _apply_patience(rule, self.context.history, settings, findings, self.held)
+            held_now = not any(finding.level == FAIL for finding in findings)
+        levels = {finding.level for finding in findings}
+        if FAIL in levels:
+            # A conflict is a mistake in the test suite, not a metric level: it fails
+            # whatever the severity, so it cannot hide behind "warning".
+            verdict = FAIL if rule.severity == "error" or self.recorded_by else WARN
+        elif WARN in levels:
+            verdict = WARN
+        else:
+            verdict = PASS
+        current = self.current
+        return Verdict(
+            name=rule.name,
+            verdict=verdict,
+            value=None if current is None else current.value,
+            n=None if current is None else current.n,
+            baseline=self.context.reference,
+            baseline_text=self.context.reference_text or None,
+            limits=limits_text(rule) + _via(rule),
+            reasons=tuple(finding.text for finding in findings),
+            severity=rule.severity,
+            source=self.source,
+            configured_by=rule.configured_by,
+            breaches=breaches,
+            held_by_patience=held_now,
+        )
+
+
+@dataclass(frozen=True)
+class Family:
+    """The statistical tests of one session, judged together by Holm's step-down procedure.
+
+    Each test is one-sided: a limit judged under ``confidence = c`` at level
+    ``(1 - c) / 2``, ``max-sigma = k`` at ``Phi(-k)``. With ``family-wise`` on
+    and more than one test, the family's level is the smallest of their levels
+    and Holm (1979) shares it among them, so the chance that a run with no real
+    change fails any of them stays at that level whatever their dependence.
+    """
+
+    levels: Mapping[int, float]  # id(test) -> the level it is judged at
+    size: int = 0
+    family_level: float | None = None
+
+    @classmethod
+    def of(cls, assessments: Sequence[_Assessment], family_wise: bool) -> Family:
+        tests = [test for assessment in assessments for test in assessment.tests]
+        if not family_wise or len(tests) < 2:
+            return cls({id(test): test.level for test in tests if test.level is not None}, len(tests))
+        level = min(test.level for test in tests if test.level is not None)
+        judged = holm_levels([test.p_value for test in tests], level)
+        return cls({id(test): at for test, at in zip(tests, judged)}, len(tests), level)
+
+    def level_of(self, test: Judgement) -> float | None:
+        return self.levels.get(id(test), test.level)
+
+    def summary(self) -> str | None:
+        """``family-wise: 200 tests shared a 1% level (Holm); the first rank was judged at 0.005%``."""
+        if self.family_level is None:
+            return None
+        first = self.family_level / self.size
+        return (
+            f"family-wise: {self.size} tests shared a {_percent(self.family_level)} level (Holm step-down); "
+            f"the first rank was judged at {_percent(first)}"
+        )
+
+
+def _via(rule: MetricRule) -> str:
+    """`` via "class_*.recall"`` for a metric a glob table configured; empty for an exact table."""
+    if rule.configured_by is None:
+        return ""
+    return f" via {rule.configured_by.removeprefix('[tool.metricgate.metrics.').removesuffix(']')}"
+
+
+def _percent(level: float) -> str:
+    return f"{100 * level:.3g}%"
 
 
 def _measurement(value: Measurement | float | None) -> Measurement | None:
@@ -310,27 +429,62 @@ class _Context:
     """What every rule of one metric compares against: the history, its window and baseline."""
 
     history: Sequence[Measurement]
-    window: tuple[float, ...]
+    window: tuple[Measurement, ...]
     reference: float | None
     method: str
 
     @classmethod
     def of(cls, rule: MetricRule, history: Sequence[Measurement], settings: Settings) -> _Context:
-        window = tuple(m.value for m in history[-settings.window :])
-        reference = compute_baseline(window, settings.baseline, rule.higher_is_better) if window else None
-        return cls(history, window, reference, settings.baseline)
+        size = settings.window if rule.window is None else rule.window
+        method = settings.baseline if rule.baseline is None else rule.baseline
+        window = tuple(history[-size:])
+        values = [m.value for m in window]
+        reference = compute_baseline(values, method, rule.higher_is_better) if window else None
+        return cls(history, window, reference, method)
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(m.value for m in self.window)
 
     @property
     def reference_text(self) -> str:
         return _baseline_text(self.method, self.reference, len(self.window))
 
+    def sampling_variances(self, rule: MetricRule) -> list[float] | None:
+        """Each window run's sampling variance, or ``None`` unless every run has one."""
+        variances = [_sampling_variance(rule, m) for m in self.window]
+        if not variances or any(v is None for v in variances):
+            return None
+        return [v for v in variances if v is not None]
 
-def _findings(
+    def baseline_sd(self, rule: MetricRule) -> float | None:
+        """The baseline's own standard error, when every run in the window carries its sampling error."""
+        variances = self.sampling_variances(rule)
+        if variances is None:
+            return None
+        return math.sqrt(baseline_variance(variances, self.method))
+
+
+def _sampling_variance(rule: MetricRule, measurement: Measurement) -> float | None:
+    standard_error = measurement.standard_error
+    if standard_error is not None:
+        return standard_error**2
+    if _is_proportion(rule, measurement):
+        assert measurement.n is not None
+        return measurement.value * (1 - measurement.value) / measurement.n
+    return None
+
+
+def _is_proportion(rule: MetricRule, measurement: Measurement) -> bool:
+    return rule.kind == "proportion" and measurement.n is not None and 0 <= measurement.value <= 1
+
+
+def _items(
     rule: MetricRule,
     current: Measurement | None,
     context: _Context,
     recorded_by: Sequence[str],
-) -> list[Finding]:
+) -> list[Finding | Judgement]:
     if len(recorded_by) > 1:
         if len(set(recorded_by)) == 1:
             return [Finding(FAIL, f"recorded {len(recorded_by)} times by {recorded_by[0]}")]
@@ -340,14 +494,17 @@ def _findings(
         return [Finding(FAIL, "missing") if rule.required else Finding(NOTE, "missing (optional)")]
     if not math.isfinite(current.value):
         return [Finding(FAIL, f"not finite ({current.value})")]
-    return _limit_findings(rule, current, context)
+    return _limit_items(rule, current, context)
 
 
 def _breached(
     rule: MetricRule, current: Measurement, history: Sequence[Measurement], settings: Settings
 ) -> bool:
     context = _Context.of(rule, history, settings)
-    return any(finding.breach for finding in _limit_findings(rule, current, context))
+    for item in _limit_items(rule, current, context):
+        if isinstance(item, Judgement) and any(f.breach for f in _evaluate(item, item.level, 1)):
+            return True
+    return False
 
 
 def _apply_patience(
@@ -381,23 +538,58 @@ def _apply_patience(
     return softened
 
 
-def _limit_findings(rule: MetricRule, current: Measurement, context: _Context) -> list[Finding]:
-    """Every limit of ``rule`` judged by the one evaluator, ``_evaluate``, in the order they are listed.
+def _limit_items(rule: MetricRule, current: Measurement, context: _Context) -> list[Finding | Judgement]:
+    """Every limit of ``rule`` as a pending ``Judgement`` (notes where one cannot apply), in reason order.
 
     Labels and reasons are built lazily by the limit objects: charts judge every
     history run, and only a breach needs its words.
     """
-    interval = _Interval.of(rule, current)
-    findings: list[Finding] = []
-    if rule.confidence is not None and interval is None:
-        why = "no n was given" if current.n is None else "the value is not a proportion in [0, 1]"
-        findings.append(Finding(NOTE, f"confidence: {why}, so the rules use the point value"))
+    uncertainty = _uncertainty(rule, current) if rule.confidence is not None else None
+    items: list[Finding | Judgement] = []
+    if rule.confidence is not None and uncertainty is None:
+        items.append(
+            Finding(NOTE, f"confidence: {_why_no_interval(rule, current)}, so the rules use the point value")
+        )
+    own_level = None if rule.confidence is None or uncertainty is None else (1 - rule.confidence) / 2
+    baseline_sd = context.baseline_sd(rule) if uncertainty is not None else None
     for item in _limits(rule, context):
         if isinstance(item, Finding):
-            findings.append(item)
+            items.append(item)
+        elif isinstance(item, MaxSigma):
+            items.append(Judgement(item, current.value, None, item.own_level))
         else:
-            findings.extend(_evaluate(item, current.value, interval))
-    return findings
+            relative = isinstance(item, (MaxDrop, MaxDropPct))
+            items.append(
+                Judgement(
+                    item,
+                    current.value,
+                    uncertainty,
+                    own_level,
+                    baseline_sd if relative else None,
+                    confidence=rule.confidence,
+                )
+            )
+    return items
+
+
+def _why_no_interval(rule: MetricRule, current: Measurement) -> str:
+    if current.n is None:
+        return "no n, stderr or samples was given"
+    if rule.kind != "proportion":
+        return 'n alone gives no interval for a metric of kind "value" (give stderr or samples, or set kind = "proportion")'
+    return "the value is not a proportion in [0, 1]"
+
+
+def _uncertainty(rule: MetricRule, current: Measurement) -> Uncertainty | None:
+    """The current value's sampling error, by the most specific thing given: samples, stderr, then n."""
+    if current.samples is not None:
+        return Bootstrap.of(current)
+    if current.stderr is not None:
+        return Normal(current.value, current.stderr)
+    if _is_proportion(rule, current):
+        assert current.n is not None
+        return Wilson(current.value, current.n)
+    return None
 
 
 def _limits(rule: MetricRule, context: _Context) -> list[Limit | Finding]:
@@ -431,39 +623,351 @@ def _sigma_limit(rule: MetricRule, limit: float, context: _Context) -> Limit | F
         return Finding(NOTE, f"max-sigma: not enough history ({measured} of {rule.min_history})")
     if len(context.window) < 2:
         return Finding(NOTE, "max-sigma: needs at least 2 runs in the window")
-    mean, sd = mean_and_sample_sd(context.window)
-    if sd == 0:
-        return Finding(NOTE, f"max-sigma skipped: the last {len(context.window)} runs have no spread")
-    return MaxSigma(limit, mean, sd, len(context.window), rule.higher_is_better)
+    mean, sd = mean_and_sample_sd(context.values)
+    # A window with no or tiny spread (a deterministic or rounded metric) must not switch the
+    # rule off or make a rounding error look like many sigmas: the spread is floored by what is
+    # known of the runs' noise, else by min-sigma.
+    variances = context.sampling_variances(rule)
+    if variances is not None:
+        floor, floor_name = math.sqrt(math.fsum(variances) / len(variances)), "the runs' sampling error"
+    elif rule.min_sigma is not None:
+        floor, floor_name = rule.min_sigma, "min-sigma"
+    else:
+        floor, floor_name = _DEFAULT_MIN_SIGMA * abs(mean), "min-sigma (1e-6 x |mean|)"
+    if sd >= floor:
+        if sd == 0:
+            return Finding(NOTE, f"max-sigma skipped: the last {len(context.window)} runs have no spread")
+        return MaxSigma(limit, mean, sd, len(context.window), rule.higher_is_better)
+    return MaxSigma(limit, mean, floor, len(context.window), rule.higher_is_better, floor_name, sd)
 
 
-def _evaluate(limit: Limit, value: float, interval: _Interval | None) -> list[Finding]:
-    """Judge one limit: at the point value, or, with an interval, failing only when even its favourable end breaches.
+# The default floor of max-sigma's spread, relative to the window mean's magnitude: far above
+# float rounding (1e-16), far below any real change of a metric.
+_DEFAULT_MIN_SIGMA = 1e-6
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One limit judged against one value, pending the level the family gives it.
+
+    ``level`` is the test's own one-sided level, ``None`` for a limit judged at
+    the point value (no interval): such a limit is no statistical test and stays
+    out of the family. ``baseline_sd`` is the baseline's own standard error for
+    relative limits whose window runs all carry their sampling error.
+    """
+
+    limit: Limit
+    value: float
+    uncertainty: Uncertainty | None
+    level: float | None
+    baseline_sd: float | None = None
+    confidence: float | None = None  # the configured confidence, shown when the level is not adjusted
+
+    @property
+    def z(self) -> float:
+        """How many standard errors the value lies past the limit's edge (positive: the bad side)."""
+        if isinstance(self.limit, MaxSigma):
+            return self.limit.badness(self.value)
+        assert self.uncertainty is not None
+        edge = self.limit.edge
+        if self.baseline_sd is not None:
+            total = math.sqrt(self.uncertainty.variance_at(edge) + self.baseline_sd**2)
+            past = self.value - edge if not self.limit.prefers_high else edge - self.value
+            return _ratio(past, total)
+        return self.uncertainty.z_past(edge, self.limit.prefers_high)
+
+    @property
+    def p_value(self) -> float:
+        if self.level is None:
+            return 1.0
+        if isinstance(self.uncertainty, Bootstrap) and self.baseline_sd is None:
+            return self.uncertainty.p_past(self.limit.edge, self.limit.prefers_high)
+        return normal_tail(self.z)
+
+    def confidence_at(self, level: float) -> float:
+        """The two-sided confidence whose favourable end is judged at one-sided ``level``."""
+        if self.confidence is not None and math.isclose(level, (1 - self.confidence) / 2, rel_tol=1e-12):
+            return self.confidence
+        return 1 - 2 * level
+
+
+def _ratio(past: float, scale: float) -> float:
+    if scale > 0:
+        return past / scale
+    return math.inf if past > 0 else -math.inf if past < 0 else 0.0
+
+
+def _evaluate(test: Judgement, level: float | None, family_size: int) -> list[Finding]:
+    """Judge one limit: at the point value, or at ``level``, failing only when the test rejects there.
 
     A value that passes but whose interval is wider than the distance the limit
-    has to resolve gets a warning that the evaluation set is too small.
+    has to resolve gets a warning that the evaluation set is too small. In a
+    family of several tests, a point breach that is not even significant at its
+    own level is a note (some of many metrics always sit a little past a tight
+    limit), one significant on its own but not after the adjustment a warning.
     """
-    if limit.breached(value):
-        if interval is None:
-            return [Finding(FAIL, limit.failure(value), breach=True, rule=limit.key)]
-        favourable = interval.high if limit.prefers_high else interval.low
-        if limit.breached(favourable):
-            end = "upper" if limit.prefers_high else "lower"
+    limit, value = test.limit, test.value
+    if not limit.breached(value):
+        uncertainty = test.uncertainty
+        if uncertainty is not None and test.confidence is not None:
+            resolution = limit.resolution(value)
+            if resolution is not None and uncertainty.half_width(test.confidence) > resolution.distance:
+                return [Finding(WARN, uncertainty.too_small(resolution, test.confidence))]
+        return []
+    if level is None:
+        return [Finding(FAIL, limit.failure(value), breach=True, rule=limit.key)]
+    if isinstance(limit, MaxSigma):
+        needed = z_for_tail(level)
+        if _less(needed, test.z):
+            return [Finding(FAIL, limit.failure(value, level), breach=True, rule=limit.key)]
+        # Past max-sigma on its own, but not past the family-adjusted level.
+        return [
+            Finding(WARN, f"inconclusive, family-wise (needs {needed:.2f} sigma): {limit.failure(value)}")
+        ]
+    confidence = test.confidence_at(level)
+    uncertainty = test.uncertainty
+    assert uncertainty is not None
+    rejected = (
+        test.p_value <= level
+        if isinstance(uncertainty, Bootstrap) and test.baseline_sd is None
+        else _less(z_for_tail(level), test.z)
+    )
+    if rejected:
+        if test.baseline_sd is not None:
             return [
                 Finding(
                     FAIL,
-                    f"{limit.failure(value)} \u2014 even the {end} end {format_value(favourable)} "
-                    f"of {interval.text()} breaches",
+                    f"{limit.failure(value)} \u2014 beyond the noise of this run and the baseline "
+                    f"({uncertainty.method} \u00b1{_sd(uncertainty, limit)}, baseline \u00b1{format_se(test.baseline_sd)}; "
+                    f"{format_confidence(confidence)})",
                     breach=True,
                     rule=limit.key,
                 )
             ]
-        return [Finding(WARN, f"inconclusive: {format_value(value)} ({interval.text()}) vs {limit.label()}")]
-    if interval is not None:
-        resolution = limit.resolution(value)
-        if resolution is not None and interval.half_width > resolution.distance:
-            return [Finding(WARN, interval.too_small(resolution))]
-    return []
+        favourable = uncertainty.favourable_end(confidence, limit.prefers_high)
+        end = "upper" if limit.prefers_high else "lower"
+        return [
+            Finding(
+                FAIL,
+                f"{limit.failure(value)} \u2014 even the {end} end {format_value(favourable)} "
+                f"of {uncertainty.text(confidence)} breaches",
+                breach=True,
+                rule=limit.key,
+            )
+        ]
+    own = test.level
+    if family_size > 1 and own is not None and level < own:
+        significant_alone = _less(z_for_tail(own), test.z)
+        if not significant_alone:
+            return [
+                Finding(
+                    NOTE,
+                    f"within noise: {format_value(value)} ({uncertainty.text(test.confidence or confidence)}) vs {limit.label()}",
+                )
+            ]
+    noise = "" if test.baseline_sd is None else f"; baseline \u00b1{format_se(test.baseline_sd)}"
+    adjusted = "" if own is None or level >= own else ", family-wise"
+    return [
+        Finding(
+            WARN,
+            f"inconclusive{adjusted}: {format_value(value)} ({uncertainty.text(confidence)}{noise}) vs {limit.label()}",
+        )
+    ]
+
+
+def _sd(uncertainty: Uncertainty, limit: Limit) -> str:
+    return format_se(math.sqrt(uncertainty.variance_at(limit.edge)))
+
+
+def format_se(se: float) -> str:
+    """A standard error with two significant digits: ``0.0093``."""
+    return f"{se:.2g}"
+
+
+def format_confidence(confidence: float) -> str:
+    """``95%``; an adjusted level keeps up to five significant digits: ``99.995%``."""
+    text = f"{100 * confidence:.5g}"
+    return f"{text}%"
+
+
+# -- the current value's sampling error ------------------------------------------------------
+
+
+class Uncertainty(ABC):
+    """What is known of the current value's sampling error: an interval at any level, and a test."""
+
+    method: str
+
+    @abstractmethod
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """The two-sided ``confidence`` interval."""
+
+    @abstractmethod
+    def z_past(self, edge: float, prefers_high: bool) -> float:
+        """Standard errors the value lies past ``edge`` on the bad side (the one-sided test statistic)."""
+
+    @abstractmethod
+    def variance_at(self, edge: float) -> float:
+        """The value's sampling variance were its true value at ``edge``."""
+
+    @abstractmethod
+    def text(self, confidence: float) -> str:
+        """``0.758–0.8363 at n=400, Wilson 95%``."""
+
+    @abstractmethod
+    def too_small(self, resolution: Resolution, confidence: float) -> str:
+        """Why this interval cannot resolve ``resolution``."""
+
+    def favourable_end(self, confidence: float, prefers_high: bool) -> float:
+        low, high = self.interval(confidence)
+        return high if prefers_high else low
+
+    def half_width(self, confidence: float) -> float:
+        low, high = self.interval(confidence)
+        return (high - low) / 2
+
+
+@dataclass(frozen=True)
+class Wilson(Uncertainty):
+    """A proportion measured on ``n`` examples: the Wilson score interval and score test."""
+
+    value: float
+    n: int
+    method: str = "Wilson"
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        return wilson_interval(self.value, self.n, confidence)
+
+    def z_past(self, edge: float, prefers_high: bool) -> float:
+        p = score_p_value(self.value, self.n, edge, prefers_high)
+        return z_for_tail(p) if 0 < p < 1 else (math.inf if p == 0 else -math.inf)
+
+    def variance_at(self, edge: float) -> float:
+        clipped = min(max(edge, 0.0), 1.0)
+        return clipped * (1 - clipped) / self.n
+
+    def text(self, confidence: float) -> str:
+        low, high = self.interval(confidence)
+        return f"{format_value(low)}\u2013{format_value(high)} at n={self.n}, Wilson {format_confidence(confidence)}"
+
+    def too_small(self, resolution: Resolution, confidence: float) -> str:
+        needed = (
+            n_for_half_width(min(max(resolution.at, 0.0), 1.0), resolution.distance, confidence)
+            if resolution.distance > 0
+            else None
+        )
+        needs = f"needs n\u2248{needed:,}" if needed is not None else "no n can resolve a value on the limit"
+        return (
+            f"evaluation set too small to resolve {resolution.described} (\u00b1{self.half_width(confidence):.2g} "
+            f"at n={self.n}, Wilson {format_confidence(confidence)}; {needs})"
+        )
+
+
+@dataclass(frozen=True)
+class Normal(Uncertainty):
+    """A value with a standard error the user gave: the normal interval ``value ± z stderr``."""
+
+    value: float
+    stderr: float
+    method: str = "stderr"
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        half = z_for_confidence(confidence) * self.stderr
+        return self.value - half, self.value + half
+
+    def z_past(self, edge: float, prefers_high: bool) -> float:
+        return _ratio(edge - self.value if prefers_high else self.value - edge, self.stderr)
+
+    def variance_at(self, edge: float) -> float:
+        return self.stderr**2
+
+    def text(self, confidence: float) -> str:
+        low, high = self.interval(confidence)
+        return (
+            f"{format_value(low)}\u2013{format_value(high)}, stderr {format_se(self.stderr)}, "
+            f"normal {format_confidence(confidence)}"
+        )
+
+    def too_small(self, resolution: Resolution, confidence: float) -> str:
+        needed = resolution.distance / z_for_confidence(confidence)
+        return (
+            f"evaluation set too small to resolve {resolution.described} (\u00b1{self.half_width(confidence):.2g}, "
+            f"stderr {format_se(self.stderr)}, normal {format_confidence(confidence)}; needs stderr \u2264 {format_se(needed)})"
+        )
+
+
+@dataclass(frozen=True)
+class Bootstrap(Uncertainty):
+    """Per-example values: a seeded percentile bootstrap of their mean, moved to centre on the value.
+
+    The value may be computed otherwise than as the plain mean (a weighted or
+    clipped one); the bootstrap distribution of the mean is shifted by
+    ``value - mean`` so the interval is about the recorded value.
+    """
+
+    value: float
+    count: int
+    replicates: tuple[float, ...]  # sorted bootstrap means, shifted to the value
+    method: str = "bootstrap"
+
+    @classmethod
+    def of(cls, current: Measurement) -> Bootstrap:
+        assert current.samples is not None
+        samples = current.samples
+        # The seed depends only on the data, so the same values always give the same verdict.
+        seed = zlib.crc32(repr((len(samples), sum(samples), samples[:8])).encode())
+        means = bootstrap_means(samples, seed=seed)
+        shift = current.value - math.fsum(samples) / len(samples)
+        return cls(current.value, len(samples), tuple(float(m) + shift for m in means))
+
+    def _quantile(self, share: float) -> float:
+        # Type 7 (linear) sample quantile of the replicates (Hyndman & Fan 1996).
+        data = self.replicates
+        position = share * (len(data) - 1)
+        low = math.floor(position)
+        high = min(low + 1, len(data) - 1)
+        return data[low] + (data[high] - data[low]) * (position - low)
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        tail = (1 - confidence) / 2
+        return self._quantile(tail), self._quantile(1 - tail)
+
+    @property
+    def sd(self) -> float:
+        return mean_and_sample_sd(self.replicates)[1]
+
+    def p_past(self, edge: float, prefers_high: bool) -> float:
+        """The share of replicates on the far side of ``edge`` (the percentile test); normal tail beyond them.
+
+        A percentile p-value cannot go below ``1 / resamples``; when fewer than
+        20 replicates lie beyond the edge, the normal tail with the bootstrap's
+        standard error is used instead, so small family-adjusted levels stay reachable.
+        """
+        data = self.replicates
+        # The replicates on the side where the limit is not breached support "no breach".
+        supporting = len(data) - bisect_left(data, edge) if prefers_high else bisect_right(data, edge)
+        if supporting >= 20:
+            return supporting / len(data)
+        return normal_tail(self.z_past(edge, prefers_high))
+
+    def z_past(self, edge: float, prefers_high: bool) -> float:
+        return _ratio(edge - self.value if prefers_high else self.value - edge, self.sd)
+
+    def variance_at(self, edge: float) -> float:
+        return self.sd**2
+
+    def text(self, confidence: float) -> str:
+        low, high = self.interval(confidence)
+        return (
+            f"{format_value(low)}\u2013{format_value(high)}, bootstrap of {self.count:,} samples, "
+            f"{format_confidence(confidence)}"
+        )
+
+    def too_small(self, resolution: Resolution, confidence: float) -> str:
+        return (
+            f"evaluation set too small to resolve {resolution.described} (\u00b1{self.half_width(confidence):.2g}, "
+            f"bootstrap of {self.count:,} samples, {format_confidence(confidence)})"
+        )
 
 
 # -- the limits ---------------------------------------------------------------------------------
@@ -501,6 +1005,11 @@ class Limit(ABC):
     @abstractmethod
     def badness(self, value: float) -> float:
         """How bad ``value`` is in this limit's units; larger is worse."""
+
+    @property
+    @abstractmethod
+    def edge(self) -> float:
+        """The value at which the limit is just reached (what a test judges the value against)."""
 
     @abstractmethod
     def label(self) -> str:
@@ -545,6 +1054,10 @@ class Bound(Limit):
     def badness(self, value: float) -> float:
         return -value if self.kind == "min" else value
 
+    @property
+    def edge(self) -> float:
+        return self.limit
+
     def label(self) -> str:
         return f"{self.kind} {format_limit(self.limit)}"
 
@@ -587,6 +1100,10 @@ class MaxDrop(Limit):
     def badness(self, value: float) -> float:
         return worsening(value, self.reference, self.higher_is_better)
 
+    @property
+    def edge(self) -> float:
+        return self.reference - self.allowed if self.higher_is_better else self.reference + self.allowed
+
     def label(self) -> str:
         return f"max-drop {format_limit(self.allowed)}"
 
@@ -624,6 +1141,11 @@ class MaxDropPct(Limit):
     def badness(self, value: float) -> float:
         return 100 * worsening(value, self.reference, self.higher_is_better) / abs(self.reference)
 
+    @property
+    def edge(self) -> float:
+        allowed = self.pct / 100 * abs(self.reference)
+        return self.reference - allowed if self.higher_is_better else self.reference + allowed
+
     def label(self) -> str:
         return f"max-drop-pct {format_limit(self.pct)}%"
 
@@ -640,13 +1162,20 @@ class MaxDropPct(Limit):
 
 @dataclass(frozen=True)
 class MaxSigma(Limit):
-    """``max-sigma``: how many sample standard deviations of the window the value may fall below its mean."""
+    """``max-sigma``: how many standard deviations of the window the value may fall below its mean.
+
+    A one-sided normal test at level ``Phi(-limit)``. ``sd`` is the window's
+    sample standard deviation, or a floor (``floor_name`` says which) when the
+    window's own spread (``window_sd``) is smaller.
+    """
 
     limit: float
     mean: float
     sd: float  # > 0
     count: int
     higher_is_better: bool
+    floor_name: str | None = None
+    window_sd: float | None = None
 
     @property
     def key(self) -> str:
@@ -660,60 +1189,45 @@ class MaxSigma(Limit):
     def threshold(self) -> float:
         return self.limit
 
+    @property
+    def own_level(self) -> float:
+        return normal_tail(self.limit)
+
     def badness(self, value: float) -> float:
         return worsening(value, self.mean, self.higher_is_better) / self.sd
 
+    @property
+    def edge(self) -> float:
+        drop = self.limit * self.sd
+        return self.mean - drop if self.higher_is_better else self.mean + drop
+
+    def breached(self, value: float) -> bool:
+        # The float-rounding tolerance applies to the drop itself, so a drop of 1e-10 on a value
+        # near 0.9 is no drop, however small the spread it is divided by.
+        better, worse = (value, self.mean) if self.higher_is_better else (self.mean, value)
+        return _less(better, worse) and _less(self.threshold, self.badness(value))
+
     def spread(self) -> str:
-        return f"mean {format_value(self.mean)}, sample sd {format_value(self.sd)} of last {self.count}"
+        if self.floor_name is None:
+            return f"mean {format_value(self.mean)}, sample sd {format_value(self.sd)} of last {self.count}"
+        return (
+            f"mean {format_value(self.mean)}, spread {format_value(self.sd)} from {self.floor_name}: "
+            f"the sample sd {format_value(self.window_sd)} of the last {self.count} is smaller"
+        )
 
     def label(self) -> str:
         return f"max-sigma {format_limit(self.limit)} ({self.spread()})"
 
-    def failure(self, value: float) -> str:
+    def failure(self, value: float, level: float | None = None) -> str:
         drop = worsening(value, self.mean, self.higher_is_better)
+        sigmas = drop / self.sd
+        shown = f"{sigmas:.1f}" if abs(sigmas) < 1e5 else f"{sigmas:.3g}"
+        judged = ""
+        if level is not None and not math.isclose(level, self.own_level, rel_tol=1e-9):
+            judged = f", family-wise {z_for_tail(level):.2f} sigma"
         return (
-            f"{_word(self.higher_is_better)} {format_value(drop)} = {drop / self.sd:.1f} sigma > "
-            f"max-sigma {format_limit(self.limit)} ({self.spread()})"
-        )
-
-
-@dataclass(frozen=True)
-class _Interval:
-    """The Wilson score interval of a proportion measured on ``n`` examples."""
-
-    low: float
-    high: float
-    n: int
-    confidence: float
-
-    @classmethod
-    def of(cls, rule: MetricRule, current: Measurement) -> _Interval | None:
-        if rule.confidence is None or current.n is None or not 0 <= current.value <= 1:
-            return None
-        low, high = wilson_interval(current.value, current.n, rule.confidence)
-        return cls(low, high, current.n, rule.confidence)
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
-
-    def text(self) -> str:
-        return (
-            f"{format_value(self.low)}\u2013{format_value(self.high)} at n={self.n}, "
-            f"Wilson {format_limit(100 * self.confidence)}%"
-        )
-
-    def too_small(self, resolution: Resolution) -> str:
-        """Why the set cannot resolve ``resolution.distance`` around ``resolution.at``."""
-        needed = (
-            n_for_half_width(min(max(resolution.at, 0.0), 1.0), resolution.distance, self.confidence)
-            if resolution.distance > 0
-            else None
-        )
-        needs = f"needs n\u2248{needed:,}" if needed is not None else "no n can resolve a value on the limit"
-        return (
-            f"evaluation set too small to resolve {resolution.described} (\u00b1{self.half_width:.2g} at n={self.n}, "
-            f"Wilson {format_limit(100 * self.confidence)}%; {needs})"
+            f"{_word(self.higher_is_better)} {format_value(drop)} = {shown} sigma > "
+            f"max-sigma {format_limit(self.limit)}{judged} ({self.spread()})"
         )
 
 

@@ -242,7 +242,11 @@ class _ControllerPlugin:
 
         tests_passed = session.testsfailed == 0
         self.gate.records = [*self.sink, *self.worker_records]
-        result = self.gate.judge(selection=_selection(session.config, self.deselected))
+        try:
+            # Judging can still find a user mistake: two globs that match a recorded name equally.
+            result = self.gate.judge(selection=_selection(session.config, self.deselected))
+        except MetricGateError as exc:
+            raise pytest.UsageError(str(exc)) from None
         if not result.passed:
             session.testsfailed += 1
         try:

@@ -25,13 +25,23 @@ class Recorded:
     value: float
     n: int | None
     test: str
+    stderr: float | None = None
+    samples: tuple[float, ...] | None = None
 
     def to_plain(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_plain(cls, data: Mapping[str, Any]) -> Recorded:
-        return cls(name=data["name"], value=data["value"], n=data["n"], test=data["test"])
+        samples = data.get("samples")
+        return cls(
+            name=data["name"],
+            value=data["value"],
+            n=data["n"],
+            test=data["test"],
+            stderr=data.get("stderr"),
+            samples=None if samples is None else tuple(samples),
+        )
 
 
 class MetricGate:
@@ -45,11 +55,23 @@ class MetricGate:
         self._sink = sink
         self._test = test
 
-    def record(self, name: str, value: float, *, n: int | None = None) -> None:
-        """Record this run's ``value`` of metric ``name``; ``n`` is the evaluation set's size.
+    def record(
+        self,
+        name: str,
+        value: float,
+        *,
+        n: int | None = None,
+        stderr: float | None = None,
+        samples: Any = None,
+    ) -> None:
+        """Record this run's ``value`` of metric ``name``.
 
-        A value that is not a number raises ``TypeError``; NaN and infinities are
-        accepted and then fail the gate as ``not finite``.
+        ``n`` is the evaluation set's size; ``stderr`` the value's standard error;
+        ``samples`` the per-example values (a sequence or 1-D numpy array of at
+        least 2 finite numbers) that the gate bootstraps an interval from. A value
+        that is not a number raises ``TypeError``, a negative ``stderr`` or too few
+        samples ``ValueError``; NaN and infinite values are accepted and then fail
+        the gate as ``not finite``.
         """
         _check_name(name)
         # numpy's floats and ints are numbers.Real; bool (and numpy.bool_) are not values.
@@ -59,9 +81,22 @@ class MetricGate:
             )
         if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1):
             raise TypeError(f"metric_gate.record({name!r}): n must be an integer >= 1, got {n!r}")
+        from .values import check_samples, check_stderr
+
+        try:
+            checked_stderr, checked_samples = check_stderr(stderr), check_samples(samples)
+        except ValueError as exc:
+            raise ValueError(f"metric_gate.record({name!r}): {str(exc).replace(chr(34), '')}") from None
         if self._sink is not None:
             self._sink.append(
-                Recorded(name=name, value=float(value), n=None if n is None else int(n), test=self._test)
+                Recorded(
+                    name=name,
+                    value=float(value),
+                    n=None if n is None else int(n),
+                    test=self._test,
+                    stderr=checked_stderr,
+                    samples=checked_samples,
+                )
             )
 
     def record_drift(self, name: str, reference: Any, current: Any, *, bins: int = 10) -> None:
@@ -94,7 +129,7 @@ def merge(
     by_name: dict[str, list[str]] = {}
     for record in records:
         by_name.setdefault(record.name, []).append(record.test)
-        values[record.name] = Measurement(record.value, record.n)
+        values[record.name] = Measurement(record.value, record.n, record.stderr, record.samples)
         sources[record.name] = record.test
     # Sorted, so the message is the same whichever xdist worker finished first.
     conflicts = {name: tuple(sorted(tests)) for name, tests in by_name.items() if len(tests) > 1}

@@ -57,6 +57,7 @@ class GateSession:
     # True once ``prepare_workers`` started a forkserver: workers can then be had with threads alive.
     forkserver: bool = False
     info: runinfo.RunInfo | None = None
+    rules: tuple[MetricRule, ...] = ()  # the exact tables' rules and those globs gave this run's metrics
 
     @property
     def report_dir_shown(self) -> str:
@@ -145,16 +146,20 @@ class GateSession:
             )
         for worker in self.crashed_workers:
             notes.append(f"worker {worker} crashed: the metrics it had recorded are lost (shown as missing)")
-        settings = Settings(baseline=self.config.baseline, window=self.config.window)
-        histories = {rule.name: baselines.metric_history(runs, rule.name) for rule in self.config.metrics}
-        for rule in self.config.metrics:
+        settings = Settings(
+            baseline=self.config.baseline, window=self.config.window, family_wise=self.config.family_wise
+        )
+        self.rules, unmatched = self.config.rules_for(values)
+        notes.extend(unmatched)
+        histories = {rule.name: baselines.metric_history(runs, rule.name) for rule in self.rules}
+        for rule in self.rules:
             restarted = histories[rule.name].restarted_at
             if restarted is not None:
                 label = _run_name(runs[restarted], self.history.label_name if self.history else None)
                 notes.append(f"{rule.name}: baseline restarted at the accepted run {label}")
-        notes += acceptance.active_lines(self.config.acceptances, [rule.name for rule in self.config.metrics])
+        notes += acceptance.active_lines(self.config.acceptances, [rule.name for rule in self.rules])
         result = judge(
-            self.config.metrics,
+            self.rules,
             CurrentValues(values=values, sources=sources, conflicts=conflicts),
             runs,
             settings,
@@ -165,7 +170,7 @@ class GateSession:
             # Not measured because its test did not run: not a regression, and not a pass either.
             result = mark_not_run(result, f"not run: no selected test recorded it ({selection})")
         result = acceptance.apply(result, self.config.acceptances)
-        if not runs and any(_has_relative_rule(rule) for rule in self.config.metrics):
+        if not runs and any(_has_relative_rule(rule) for rule in self.rules):
             result = replace(result, caveat=f"relative rules not applied: {self.missing_baseline()}")
         self.result = result
         self.series = self.build_series(runs, values, settings)
@@ -214,7 +219,7 @@ class GateSession:
         assert self.result is not None
         shown_runs = list(runs[-(self.config.chart_runs - 1) :]) if self.config.chart_runs > 1 else []
         skipped = len(runs) - len(shown_runs)
-        rules = {rule.name: rule for rule in self.config.metrics}
+        rules = {rule.name: rule for rule in self.rules}
         labels = tuple(run.label or "" for run in shown_runs) + (self.current_label,)
         names = [verdict.name for verdict in self.result.verdicts]
         # A shift is named by the run's own label (its full timestamp, say), else its place;
@@ -259,12 +264,21 @@ class GateSession:
             )
             for name, (charted, breaches, shifts) in zip(names, analysed)
         }
-        self.details.extend(shift_lines(list(series.values())))
+        # The terminal and the summaries mention only shifts inside the current baseline window
+        # (the newest `window` runs and this one): older ones are history, and the charts keep them.
+        self.details.extend(shift_lines([self.recent_shifts(item) for item in series.values()]))
         if skipped > 0 or (self.history is not None and self.history.older_runs_left_out):
             self.details.append(
                 f"charts: the newest {len(shown_runs) + 1} runs are shown; older runs left out (chart-runs)"
             )
         return series
+
+    def recent_shifts(self, item: Series) -> Series:
+        """``item`` with only the level shifts inside its metric's baseline window and this run."""
+        rule = next((rule for rule in self.rules if rule.name == item.name), None)
+        window = self.config.window if rule is None or rule.window is None else rule.window
+        first = len(item.values) - 1 - window
+        return replace(item, shifts=tuple(shift for shift in item.shifts if shift.index >= first))
 
     # -- outputs -----------------------------------------------------------
 
@@ -274,7 +288,7 @@ class GateSession:
         from . import charts  # matplotlib is imported only when the gate runs
 
         fmt = self.config.chart_format
-        rules = {rule.name: rule for rule in self.config.metrics}
+        rules = {rule.name: rule for rule in self.rules}
         verdicts = {v.name: v for v in self.result.verdicts}
         names = [v.name for v in self.result.verdicts]
         self.chart_files = chart_file_names(names, fmt)
@@ -284,7 +298,7 @@ class GateSession:
         chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
         overview = (f"overview.{fmt}", overview_bytes)
         notes = [*self.result.notes, *self.details]
-        shifts = {name: item.shifts for name, item in self.series.items()}
+        shifts = {name: self.recent_shifts(item).shifts for name, item in self.series.items()}
         summary = summary_json(
             self.result, self.chart_files, notes=notes, extra={"overview": overview[0]}, shifts=shifts
         )
@@ -418,7 +432,8 @@ def history_need(config: GateConfig) -> baselines.Need:
         branch=config.baseline_branch,
         runs=runs_needed(config),
         per_metric=tuple(
-            (rule.name, max(config.window + rule.patience, rule.min_history)) for rule in config.metrics
+            (rule.name, max(_window(config, rule) + rule.patience, rule.min_history))
+            for rule in config.metrics
         ),
     )
 
@@ -447,6 +462,11 @@ def check_required_history(config: GateConfig, tail: HistoryTail) -> None:
     )
 
 
+def _window(config: GateConfig, rule: MetricRule) -> int:
+    """The rule's own window, else the gate-wide one."""
+    return config.window if rule.window is None else rule.window
+
+
 def _has_relative_rule(rule: MetricRule) -> bool:
     return rule.has_relative_rule or rule.max_sigma is not None
 
@@ -458,7 +478,10 @@ def runs_needed(config: GateConfig) -> int:
     window; ``max-sigma`` needs ``min-history`` runs before it judges.
     """
     judging = max(
-        (max(config.window + rule.patience, rule.min_history) for rule in config.metrics),
+        (
+            max(_window(config, rule) + rule.patience, rule.min_history)
+            for rule in (*config.metrics, *(MetricRule(p.pattern, **p.fields) for p in config.patterns))  # type: ignore[arg-type]
+        ),
         default=config.window,
     )
     return max(config.chart_runs, judging) + 1

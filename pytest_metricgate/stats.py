@@ -11,7 +11,13 @@ plugin stays cheap: no numpy, no scipy, no I/O.  The functions are
   precision needs;
 * :func:`mean_and_sample_sd` -- mean and sample standard deviation;
 * :func:`level_shifts` -- where the level of a metric's history changed
-  (change-point detection, robust to single outliers).
+  (change-point detection, robust to single outliers);
+* :func:`normal_tail`, :func:`score_p_value` and :func:`holm_levels` --
+  one-sided p-values and Holm's step-down levels for judging many metrics;
+* :func:`baseline_variance` -- how noisy a baseline is, given the sampling
+  variances of the runs it is computed from;
+* :func:`bootstrap_means` -- a seeded, vectorised bootstrap of a mean (the only
+  function here that needs numpy, imported when it is called).
 
 All functions reject non-finite input with :class:`ValueError`; callers are
 expected to filter missing values first.
@@ -19,6 +25,7 @@ expected to filter missing values first.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -32,9 +39,14 @@ __all__ = [
     "BASELINE_METHODS",
     "LevelShift",
     "baseline",
+    "baseline_variance",
+    "bootstrap_means",
+    "holm_levels",
     "level_shifts",
     "mean_and_sample_sd",
     "n_for_half_width",
+    "normal_tail",
+    "score_p_value",
     "wilson_half_width",
     "wilson_interval",
     "z_for_confidence",
@@ -558,3 +570,202 @@ def level_shifts(values: Sequence[float], *, min_segment: int = 2) -> list[Level
     return [
         LevelShift(index=change, before=levels[k], after=levels[k + 1]) for k, change in enumerate(changes)
     ]
+
+
+# ---------------------------------------------------------------------------
+# One-sided tests and family-wise levels
+# ---------------------------------------------------------------------------
+
+
+def normal_tail(z: float) -> float:
+    """``P(Z > z)`` for a standard normal ``Z`` (``1 - Phi(z)``, computed without cancellation)."""
+    if math.isinf(z):
+        return 0.0 if z > 0 else 1.0
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def z_for_tail(level: float) -> float:
+    """The ``z`` with ``P(Z > z) = level`` for ``0 < level < 1``."""
+    return -_STANDARD_NORMAL.inv_cdf(level)
+
+
+def score_p_value(proportion: float, n: int, edge: float, prefers_high: bool) -> float:
+    """One-sided score-test p-value that a proportion observed on ``n`` trials lies past ``edge``.
+
+    Contract: ``proportion`` in [0, 1], ``n >= 1``. For ``prefers_high`` the
+    alternative is "the true proportion is below ``edge``", else "above". The
+    statistic is ``(edge - p) / sqrt(edge (1 - edge) / n)`` (signs mirrored for
+    the other side): the test that the Wilson interval inverts, so the p-value
+    is at most ``(1 - c) / 2`` exactly when the favourable end of the two-sided
+    Wilson ``c`` interval lies past ``edge``. An edge outside (0, 1) cannot be
+    a true proportion: the p-value is then 0 or 1.
+    """
+    p = _check_proportion(proportion)
+    past = edge - p if prefers_high else p - edge
+    if edge <= 0.0 or edge >= 1.0:
+        inside = edge <= 0.0 if prefers_high else edge >= 1.0
+        return 1.0 if inside or past <= 0 else 0.0
+    return normal_tail(past / math.sqrt(edge * (1.0 - edge) / n))
+
+
+def holm_levels(p_values: Sequence[float], family_level: float) -> list[float]:
+    """The level Holm's step-down procedure judges each p-value at.
+
+    Holm (1979, "A simple sequentially rejective multiple test procedure",
+    Scand. J. Statist. 6:65-70): sort the ``m`` p-values; the ``i``-th smallest
+    (``i = 0, 1, ...``) is judged at ``family_level / (m - i)`` as long as every
+    smaller one was rejected; from the first acceptance on, every later test is
+    judged at that same level (so it is accepted too, being no smaller). This
+    keeps the chance of rejecting any true hypothesis at most ``family_level``
+    whatever the dependence between the tests. Ties keep their input order.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda index: p_values[index])
+    levels = [0.0] * m
+    stopped: float | None = None
+    for rank, index in enumerate(order):
+        level = stopped if stopped is not None else family_level / (m - rank)
+        levels[index] = level
+        if stopped is None and p_values[index] > level:
+            stopped = level
+    return levels
+
+
+# ---------------------------------------------------------------------------
+# Baseline noise
+# ---------------------------------------------------------------------------
+
+_GRID_STEP = 0.005
+_GRID = [(-10.0 + _GRID_STEP * i) for i in range(int(20.0 / _GRID_STEP) + 1)]
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _integrate(values: Sequence[float]) -> float:
+    """Trapezoid rule on the shared grid (the integrands vanish at both ends)."""
+    return _GRID_STEP * (math.fsum(values) - 0.5 * (values[0] + values[-1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _order_statistic_moments(count: int, rank: int) -> tuple[float, float]:
+    """``E[X]`` and ``E[X^2]`` of the ``rank``-th smallest of ``count`` standard normals (1-based)."""
+    log_c = math.log(count) + _log_choose(count - 1, rank - 1)
+    density = []
+    for x in _GRID:
+        cdf = _STANDARD_NORMAL.cdf(x)
+        if cdf <= 0.0 or cdf >= 1.0:
+            density.append(0.0)
+            continue
+        log_f = log_c + (rank - 1) * math.log(cdf) + (count - rank) * math.log1p(-cdf)
+        density.append(math.exp(log_f) * _STANDARD_NORMAL.pdf(x))
+    first = _integrate([x * f for x, f in zip(_GRID, density)])
+    second = _integrate([x * x * f for x, f in zip(_GRID, density)])
+    return first, second
+
+
+@functools.lru_cache(maxsize=64)
+def _adjacent_product(count: int, rank: int) -> float:
+    """``E[X_(rank) X_(rank+1)]`` for ``count`` standard normals.
+
+    The joint density of adjacent order statistics ``x < y`` is
+    ``count! / ((rank-1)! (count-rank-1)!) Phi(x)^(rank-1) phi(x) phi(y) (1 - Phi(y))^(count-rank-1)``
+    (David & Nagaraja 2003, "Order Statistics", eq. 2.2.1), integrated here as
+    ``int y g(y) [int_{x<y} x h(x) dx] dy`` with the inner integral accumulated along the grid.
+    """
+    log_c = math.lgamma(count + 1) - math.lgamma(rank) - math.lgamma(count - rank)
+    inner = 0.0
+    previous = 0.0
+    total: list[float] = []
+    for x in _GRID:
+        cdf = _STANDARD_NORMAL.cdf(x)
+        pdf = _STANDARD_NORMAL.pdf(x)
+        h = x * pdf * cdf ** (rank - 1)
+        inner += 0.5 * (h + previous) * _GRID_STEP
+        previous = h
+        total.append(x * pdf * (1.0 - cdf) ** (count - rank - 1) * inner)
+    return math.exp(log_c) * _integrate(total)
+
+
+@functools.lru_cache(maxsize=64)
+def baseline_noise_factor(method: str, count: int) -> float:
+    """``Var(baseline) / sigma^2`` for ``count`` independent normal runs of equal variance ``sigma^2``.
+
+    ``last``: 1. ``mean``: ``1 / count``. ``median``: the variance of the sample
+    median of ``count`` standard normals (0.4487 for 3, 0.2868 for 5; Teichroew
+    1956, Ann. Math. Statist. 27:410-426), by numerical integration of the order
+    statistics' densities. ``best``: the variance of the largest of ``count``
+    (its upward bias is not corrected: it makes ``best`` stricter, as intended).
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if method not in BASELINE_METHODS:
+        raise ValueError(f"unknown baseline method {method!r}; expected one of {BASELINE_METHODS}")
+    if method == "last" or count == 1:
+        return 1.0
+    if method == "mean":
+        return 1.0 / count
+    if method == "best":
+        first, second = _order_statistic_moments(count, count)
+        return second - first * first
+    if count % 2:
+        first, second = _order_statistic_moments(count, count // 2 + 1)
+        return second - first * first  # the first moment is 0 by symmetry
+    rank = count // 2
+    _, low_second = _order_statistic_moments(count, rank)
+    _, high_second = _order_statistic_moments(count, rank + 1)
+    return (low_second + high_second + 2.0 * _adjacent_product(count, rank)) / 4.0
+
+
+def baseline_variance(variances: Sequence[float], method: str) -> float:
+    """The sampling variance of a baseline computed by ``method`` from runs with these variances.
+
+    Runs are taken as independent and normal; unequal variances are averaged,
+    the usual approximation for a median or an extreme of nearly equal ones
+    (exact for ``last`` and ``mean``).
+    """
+    data = _finite_floats(variances, "variances")
+    if not data:
+        raise ValueError("baseline_variance needs at least one variance")
+    if method == "last":
+        return data[-1]
+    if method == "mean":
+        return math.fsum(data) / len(data) ** 2
+    return baseline_noise_factor(method, len(data)) * math.fsum(data) / len(data)
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap
+# ---------------------------------------------------------------------------
+
+BOOTSTRAP_RESAMPLES = 4000
+
+# Index draws per block: bounds the memory of a bootstrap to about 32 MB.
+_BOOTSTRAP_BLOCK = 4_000_000
+
+
+def bootstrap_means(samples: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Any:
+    """Sorted means of ``resamples`` bootstrap resamples of ``samples`` (a numpy array).
+
+    Efron (1979, "Bootstrap methods: another look at the jackknife", Ann.
+    Statist. 7:1-26): each resample draws ``len(samples)`` values with
+    replacement. The draws come from ``numpy.random.default_rng(seed)`` in
+    blocks of whole resamples, so the result depends only on the data, the
+    number of resamples and the seed, and memory stays bounded.
+    """
+    import numpy as np
+
+    data = np.asarray(_finite_floats(samples, "samples"), dtype=float)
+    count = data.size
+    if count < 2:
+        raise ValueError(f"bootstrap_means needs at least 2 samples, got {count}")
+    rng = np.random.default_rng(seed)
+    rows = max(1, _BOOTSTRAP_BLOCK // count)
+    means = np.empty(resamples)
+    for start in range(0, resamples, rows):
+        stop = min(resamples, start + rows)
+        indices = rng.integers(0, count, size=(stop - start, count))
+        means[start:stop] = data[indices].mean(axis=1)
+    means.sort()
+    return means

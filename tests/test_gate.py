@@ -249,7 +249,7 @@ def test_values_are_formatted_for_people(value, text):
 #   351/400 = 0.8775 -> 0.8417-0.9061;  320/400 = 0.80 -> 0.7580-0.8363;  270/300 = 0.90 -> 0.8608-0.9291
 #   (half-width 0.0341).
 
-CONFIDENT_MIN = MetricRule("acc", min=0.88, confidence=0.95)
+CONFIDENT_MIN = MetricRule("acc", min=0.88, confidence=0.95, kind="proportion")
 
 
 def test_a_point_below_min_with_the_interval_above_it_is_inconclusive():
@@ -270,13 +270,13 @@ def test_without_n_confidence_falls_back_to_the_point_value_and_says_so():
     result = verdict_of_measurement(CONFIDENT_MIN, Measurement(0.8775))
     assert result.verdict == "fail"
     assert result.reasons == (
-        "confidence: no n was given, so the rules use the point value",
+        "confidence: no n, stderr or samples was given, so the rules use the point value",
         "below min 0.88",
     )
 
 
 def test_a_value_outside_0_1_has_no_wilson_interval():
-    rule = MetricRule("loss", max=2.0, confidence=0.95, direction="lower")
+    rule = MetricRule("loss", max=2.0, confidence=0.95, direction="lower", kind="proportion")
     result = verdict_of_measurement(rule, Measurement(2.5, 400))
     assert result.reasons == (
         "confidence: the value is not a proportion in [0, 1], so the rules use the point value",
@@ -297,7 +297,7 @@ def smallest_n(p: float, target: float) -> int:
 
 
 def test_an_evaluation_set_too_small_for_max_drop_is_a_warning_with_the_n_it_needs():
-    rule = MetricRule("acc", max_drop=0.005, confidence=0.95)
+    rule = MetricRule("acc", max_drop=0.005, confidence=0.95, kind="proportion")
     result = verdict_of_measurement(rule, Measurement(0.9, 300), [0.9] * 5)
     # half-width at n=300: 0.0341 > 0.005; the normal approximation needs 1.96^2 * 0.09 / 0.005^2 = 13,830
     needed = smallest_n(0.9, 0.005)
@@ -309,7 +309,7 @@ def test_an_evaluation_set_too_small_for_max_drop_is_a_warning_with_the_n_it_nee
 
 
 def test_an_evaluation_set_large_enough_for_max_drop_is_silent():
-    rule = MetricRule("acc", max_drop=0.05, confidence=0.95)
+    rule = MetricRule("acc", max_drop=0.05, confidence=0.95, kind="proportion")
     assert verdict_of_measurement(rule, Measurement(0.9, 300), [0.9] * 5).reasons == ()
 
 
@@ -333,7 +333,7 @@ def test_a_set_that_resolves_the_distance_to_min_is_silent():
 
 def test_the_drop_rule_is_judged_at_the_upper_end_too():
     # baseline 0.92; 360/400 = 0.90 drops 0.02 > max-drop 0.01, but the upper end 0.9257 does not drop at all
-    rule = MetricRule("acc", max_drop=0.01, confidence=0.95)
+    rule = MetricRule("acc", max_drop=0.01, confidence=0.95, kind="proportion")
     result = verdict_of_measurement(rule, Measurement(0.9, 400), [0.92] * 5)
     assert result.verdict == "warn"
     assert (
@@ -368,8 +368,20 @@ def test_max_sigma_counts_the_whole_history_not_just_the_window():
     assert result.verdict == "fail"  # 6 runs >= min-history 5, though the window holds 3
 
 
-def test_max_sigma_without_spread_is_skipped_with_a_note():
+def test_max_sigma_on_a_flat_window_uses_the_min_sigma_floor():
+    # five passes at 0.9 have sd 0; the floor is 1e-6 x 0.9 = 9e-7, and 0.4 / 9e-7 = 4.44e5 sigma
     result = verdict_of(SIGMA, 0.5, [0.9] * 5)
+    assert result.verdict == "fail"
+    assert result.reasons == (
+        (
+            "drop 0.400 = 4.44e+05 sigma > max-sigma 3 (mean 0.900, spread 9e-07 from min-sigma "
+            "(1e-6 x |mean|): the sample sd 0.000 of the last 5 is smaller)"
+        ),
+    )
+
+
+def test_max_sigma_on_a_flat_window_of_zeros_without_min_sigma_is_skipped_with_a_note():
+    result = verdict_of(SIGMA, 0.5, [0.0] * 5)
     assert result.reasons == ("max-sigma skipped: the last 5 runs have no spread",)
 
 
@@ -413,7 +425,7 @@ def test_patience_does_not_delay_missing_or_non_finite_values():
 
 
 def test_an_inconclusive_earlier_run_does_not_count_toward_patience():
-    rule = MetricRule("acc", min=0.88, confidence=0.95, patience=2)
+    rule = MetricRule("acc", min=0.88, confidence=0.95, patience=2, kind="proportion")
     history = [Measurement(0.9, 400)] * 3 + [Measurement(351 / 400, 400)]  # inconclusive
     result = verdict_of_measurement(rule, Measurement(320 / 400, 400), history)
     assert result.verdict == "warn"

@@ -42,7 +42,7 @@ def gate(project, metric_table: str, history: list, value, *args):
     ids=["pass", "warn", "fail"],
 )
 def test_confidence(any_runner_project, value, exit_code, row):
-    result = gate(any_runner_project, "min = 0.88\nconfidence = 0.95", [], value)
+    result = gate(any_runner_project, 'min = 0.88\nconfidence = 0.95\nkind = "proportion"', [], value)
     assert result.ret == exit_code
     result.stdout.fnmatch_lines([row])
 
@@ -54,6 +54,7 @@ def test_confidence_reads_n_from_the_current_file(project):
         [tool.metricgate.metrics.accuracy]
         min = 0.88
         confidence = 0.95
+        kind = "proportion"
     """)
     project.file("metrics.json", json.dumps({"accuracy": {"value": 0.8775, "n": 400}}))
     result = project.run()
@@ -64,7 +65,7 @@ def test_confidence_reads_n_from_the_current_file(project):
 
 
 def test_too_small_an_evaluation_set_is_a_warning(project):
-    result = gate(project, "max-drop = 0.005\nconfidence = 0.95", [0.9] * 5, (0.9, 300))
+    result = gate(project, 'max-drop = 0.005\nconfidence = 0.95\nkind = "proportion"', [0.9] * 5, (0.9, 300))
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [

@@ -574,9 +574,7 @@ def _read_inline(columns: Mapping[str, Sequence[float]], shown: str, limit: int)
 
 def jsonl_line(run: Run) -> str:
     """The JSONL line (no newline) that stores ``run``."""
-    metrics = {
-        name: m.value if m.n is None else {"value": m.value, "n": m.n} for name, m in run.metrics.items()
-    }
+    metrics = {name: m.to_json() for name, m in run.metrics.items()}
     record: dict[str, object] = {"run": run.run, "timestamp": run.timestamp, "commit": run.commit}
     record.update((key, value) for key, value in run.extra.items() if key not in _JSONL_KEYS)
     record["metrics"] = metrics
