@@ -440,6 +440,56 @@ CASES = [
         'ERROR: metrics.json: metric "accuracy" must be a number or {"value": number, "n": integer}, got null',
     ),
     (
+        "kind-unknown",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nkind = 'ratio'\n")},
+        (),
+        'ERROR: pyproject.toml: [tool.metricgate.metrics.acc] kind must be "value" or "proportion", got "ratio"',
+    ),
+    (
+        "defaults-bad-value",
+        {"pyproject.toml": config("[tool.metricgate.defaults]\nconfidence = 95\n")},
+        (),
+        (
+            "ERROR: pyproject.toml: [tool.metricgate.defaults] confidence must be a number between 0 and 1 "
+            "(exclusive), such as 0.95, got 95"
+        ),
+    ),
+    (
+        "min-sigma-not-positive",
+        {"pyproject.toml": config(metrics="[tool.metricgate.metrics.acc]\nmin-sigma = 0\n")},
+        (),
+        "ERROR: pyproject.toml: [tool.metricgate.metrics.acc] min-sigma must be a number > 0, got 0",
+    ),
+    (
+        "globs-of-equal-specificity",
+        {
+            "pyproject.toml": config(
+                metrics='[tool.metricgate.metrics."accu*"]\nmin = 0.1\n[tool.metricgate.metrics."*racy"]\nmin = 0.2\n'
+            )
+        },
+        (),
+        (
+            'ERROR: pyproject.toml: [tool.metricgate.metrics."accu*"] and [tool.metricgate.metrics."*racy"] both '
+            'match metric "accuracy" with equal specificity (4 non-wildcard characters); make one more specific '
+            "or give the metric its own table"
+        ),
+    ),
+    (
+        "current-samples-too-few",
+        {"pyproject.toml": CURRENT, "metrics.json": '{"accuracy": {"value": 0.9, "samples": [0.9]}}'},
+        (),
+        'ERROR: metrics.json: metric "accuracy" "samples" must be an array of at least 2 numbers, got 1',
+    ),
+    (
+        "history-stderr-negative",
+        {
+            "pyproject.toml": JSONL,
+            "history.jsonl": '{"metrics": {"accuracy": {"value": 0.9, "stderr": -0.1}}}\n',
+        },
+        (),
+        'ERROR: history.jsonl: line 1: metric "accuracy" "stderr" must be a finite number >= 0, got -0.1',
+    ),
+    (
         "record-inline",
         {"pyproject.toml": config("history = { accuracy = [0.9] }")},
         ("--metric-gate-record",),
@@ -524,6 +574,14 @@ def test_an_unknown_key_is_a_warning_naming_it(project):
             "metric_gate.record('accuracy', False)",
             "TypeError: metric_gate.record('accuracy'): value must be a number, got bool False",
         ),
+        (
+            "metric_gate.record('f1', 0.9, samples=[0.9])",
+            "ValueError: metric_gate.record('f1'): samples must be an array of at least 2 numbers, got 1",
+        ),
+        (
+            "metric_gate.record('loss', 0.2, stderr=-0.01)",
+            "ValueError: metric_gate.record('loss'): stderr must be a finite number >= 0, got -0.01",
+        ),
     ],
 )
 def test_a_bad_record_fails_that_test_with_a_message_naming_the_metric(project, call, message):
@@ -533,3 +591,14 @@ def test_a_bad_record_fails_that_test_with_a_message_naming_the_metric(project, 
     assert result.ret == 1
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([f"E   *{message}"])
+
+
+def test_a_glob_that_matches_no_metric_is_a_warning(project):
+    project.file(
+        "pyproject.toml",
+        config(metrics=GOOD_METRICS + '[tool.metricgate.metrics."slice_*.f1"]\nmin = 0.5\n'),
+    )
+    project.records({"accuracy": 0.9})
+    result = project.run()
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(['pyproject.toml: ?tool.metricgate.metrics."slice_*.f1"? matches no metric'])
