@@ -1114,7 +1114,8 @@ class MaxDrop(Limit):
         )
 
     def resolution(self, value: float) -> Resolution | None:
-        return Resolution(self.allowed, value, self.label())
+        # max-drop = 0 asks for any drop beyond noise: there is no tolerance for a set to resolve.
+        return Resolution(self.allowed, value, self.label()) if self.allowed > 0 else None
 
 
 @dataclass(frozen=True)
@@ -1157,7 +1158,7 @@ class MaxDropPct(Limit):
 
     def resolution(self, value: float) -> Resolution | None:
         allowed = self.pct / 100 * abs(self.reference)
-        return Resolution(allowed, value, f"{self.label()} ({format_value(allowed)})")
+        return Resolution(allowed, value, f"{self.label()} ({format_value(allowed)})") if allowed > 0 else None
 
 
 @dataclass(frozen=True)

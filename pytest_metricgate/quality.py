@@ -59,9 +59,10 @@ __all__ = [
 #: Added to every bin (or category) share before PSI is computed, after which
 #: the shares are renormalised to sum to one. Without it a bin that is empty in
 #: exactly one sample makes ``ln(c / r)`` infinite; with it such a bin
-#: contributes roughly ``share * ln(share / 1e-4)`` (about 9.2 per unit of
-#: share), i.e. large enough to fail any sensible gate but still finite and
-#: comparable between runs.
+#: contributes roughly ``share * ln(share / 1e-4) = share * (9.2 + ln(share))``
+#: (9.2 per unit of share only for shares near 1; 0.69 for a share of 0.1),
+#: i.e. large enough to fail any sensible gate but still finite and comparable
+#: between runs.
 PSI_EPSILON: float = 1e-4
 
 # Below this lambda the alternating Kolmogorov series needs many terms and
@@ -472,7 +473,7 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
 
     Empty bins: every share gets :data:`PSI_EPSILON` (1e-4) added and the
     shares are renormalised to sum to 1, so a bin that is empty in one sample
-    contributes a large but finite amount (about ``9.2 * share``).
+    contributes a large but finite amount (about ``share * (9.2 + ln(share))``).
 
     Missing values (NaN, ``None``) are dropped from both samples before
     binning. Infinite values are allowed in ``current`` (outer bins) but not
