@@ -1158,7 +1158,9 @@ class MaxDropPct(Limit):
 
     def resolution(self, value: float) -> Resolution | None:
         allowed = self.pct / 100 * abs(self.reference)
-        return Resolution(allowed, value, f"{self.label()} ({format_value(allowed)})") if allowed > 0 else None
+        return (
+            Resolution(allowed, value, f"{self.label()} ({format_value(allowed)})") if allowed > 0 else None
+        )
 
 
 @dataclass(frozen=True)
