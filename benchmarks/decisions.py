@@ -451,6 +451,8 @@ def toml_of(rule: MetricRule) -> str:
         lines.append(f"min-history = {rule.min_history}")
     if rule.patience > 1:
         lines.append(f"patience = {rule.patience}")
+    if rule.kind != "value":
+        lines.append(f'kind = "{rule.kind}"')
     return "\n".join(lines)
 
 
@@ -944,7 +946,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets.append((check_message(results, recommended), meets_target(results, recommended.name)))
     if arguments.part in ("all", "scale"):
         scale = simulate_scale(arguments.seed)
-        body += scale_report(scale) + "\n" + shift_table(arguments.seed)
+        body += "\n" + scale_report(scale) + "\n" + shift_table(arguments.seed)
         targets += scale.targets()
     elapsed = time.perf_counter() - started
     print(
