@@ -17,7 +17,9 @@ The four targets (from the project's performance issue):
 2. **Flat in history length.** With 20 metrics, ``pytest --metric-gate``
    (charts included) on a 1,000,000-run history takes at most 1.5x the wall
    time and 1.5x the peak memory of the same on a 1,000-run history, for JSONL
-   and for CSV.
+   and for CSV, and for a team's JSONL history (every run timestamped, one in
+   four from a feature branch, an accepted mark 150 runs back) judged with
+   ``baseline-branch = "main"`` and ``require-history = true``.
 3. **Charts near the floor.** One 200-point metric chart, drawn in a single
    process the way the gate draws many of them (one reused figure), costs at
    most 1.2x the floor, PNG and SVG: an Agg ``Figure`` of the same size with
@@ -170,6 +172,33 @@ def write_jsonl_history(path: Path, metrics: Sequence[str], runs: int) -> None:
             stream.write(templates[index % 1000].replace("r{0}", f"r{index}", 1) + "\n")
 
 
+def write_team_history(path: Path, metrics: Sequence[str], runs: int) -> None:
+    """Timestamped runs, one in four from a feature branch, and an accepted mark 150 runs from the end."""
+    rng = random.Random(1)
+    templates = [
+        json.dumps(
+            {
+                "run": "r{0}",
+                "timestamp": "T",
+                "branch": "B",
+                "metrics": {m: round(0.9 + rng.gauss(0, 0.01), 4) for m in metrics},
+            }
+        )
+        for _ in range(1000)
+    ]
+    start = 1_700_000_000
+    with path.open("w") as stream:
+        for index in range(runs):
+            line = templates[index % 1000].replace("r{0}", f"r{index}", 1)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(start + 600 * index))
+            line = line.replace('"T"', f'"{stamp}"', 1).replace(
+                '"B"', '"feat"' if index % 4 == 3 else '"main"', 1
+            )
+            if index == runs - 150:
+                line = line.replace('"metrics"', f'"marks": "{metrics[0]}=accepted", "metrics"', 1)
+            stream.write(line + "\n")
+
+
 def write_csv_history(path: Path, metrics: Sequence[str], runs: int) -> None:
     rng = random.Random(1)
     templates = [",".join(f"{0.9 + rng.gauss(0, 0.01):.4f}" for _ in metrics) for _ in range(1000)]
@@ -235,15 +264,22 @@ def scenario_off(base: Path, rounds: int) -> list[Row]:
 def scenario_history(base: Path, rounds: int, big_runs: int) -> list[Row]:
     metrics = [f"metric_{i:02d}" for i in range(20)]
     rows = []
-    for kind, writer in (("jsonl", write_jsonl_history), ("csv", write_csv_history)):
+    team = ('baseline-branch = "main"', "require-history = true")
+    for kind, writer in (
+        ("jsonl", write_jsonl_history),
+        ("csv", write_csv_history),
+        ("team jsonl", write_team_history),
+    ):
         projects = {}
+        suffix = kind.split()[-1]
         for runs in (1000, big_runs):
-            project = base / f"history-{kind}-{runs}"
-            write(project / "pyproject.toml", config(metrics, f"history.{kind}"))
+            project = base / f"history-{kind.replace(' ', '-')}-{runs}"
+            extra = team if kind.startswith("team") else ()
+            write(project / "pyproject.toml", config(metrics, f"history.{suffix}", *extra))
             write(project / "test_record.py", recording_test(metrics))
-            writer(project / f"history.{kind}", metrics, runs)
+            writer(project / f"history.{suffix}", metrics, runs)
             projects[runs] = project
-        size = (projects[big_runs] / f"history.{kind}").stat().st_size / 2**20
+        size = (projects[big_runs] / f"history.{suffix}").stat().st_size / 2**20
         results = alternate(
             {
                 str(runs): (lambda p=project: run_pytest(p, "--metric-gate"))
@@ -257,7 +293,7 @@ def scenario_history(base: Path, rounds: int, big_runs: int) -> list[Row]:
         label = f"{big_runs:,} vs 1,000 runs"
         rows.append(
             Row(
-                f"2. {kind.upper()} history {label} ({size:.0f} MiB), 20 metrics: wall",
+                f"2. {kind.replace('jsonl', 'JSONL').replace('csv', 'CSV')} history {label} ({size:.0f} MiB), 20 metrics: wall",
                 f"{median([m.wall for m in big]):.2f} s vs {median([m.wall for m in small]):.2f} s",
                 wall,
                 1.5,

@@ -187,3 +187,21 @@ def test_a_refilled_figure_draws_the_same_bytes_as_a_fresh_one():
         fresh = [charts.draw_batch([job], fmt)[0] for job in jobs]
         assert charts.draw_batch(jobs, fmt) == fresh
         assert charts.draw_batch(jobs[::-1], fmt) == fresh[::-1]
+
+
+def test_an_accepted_run_is_drawn_apart_with_its_restart_and_the_runs_it_shows():
+    from dataclasses import replace
+
+    accepted = replace(FAILED, verdict="accepted")
+    series = replace(weekly_series(), caption='runs of "main" + this run (on "feat/x")', restarts=(9,))
+    figure = charts.metric_figure(series, accepted, RULE)
+    pixels, axes = rendered(figure)
+    assert axes.get_title(loc="left") == "accuracy: ACCEPTED"
+    texts = [text.get_text() for text in axes.texts if text.get_visible()]
+    assert "0.860 ACCEPTED" in texts
+    assert "accepted:\nnew baseline" in texts
+    assert 'runs of "main" + this run (on "feat/x")' in texts
+    # The restart line stands between week 9 and week 10 (x = 8.5), in the accepted colour.
+    x_display, _ = axes.transData.transform((8.5, 0.9))
+    column = pixels[:, round(x_display)]
+    assert any(near(pixel, charts.VERDICT_COLOURS["accepted"]) for pixel in column)

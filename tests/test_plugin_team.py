@@ -469,3 +469,26 @@ def test_two_branches_histories_merge_with_union_and_are_judged_in_time_order(pr
     result = project.run()
     assert result.ret == 0
     result.stdout.fnmatch_lines(["precision  0.960    0.960 * pass"])
+
+
+def test_a_csv_history_keeps_branch_and_marks_in_columns(project, branch):
+    rows = "".join(
+        f"{day},2026-11-{day:02d}T02:00:00+00:00,main,{v}\n" for day, v in enumerate(MAIN_VALUES, 1)
+    )
+    project.file("history.csv", "run,timestamp,branch,precision\n" + rows)
+    csv_config = CONFIG.replace("history.jsonl", "history.csv")
+    project.config(csv_config + accept_entry(TODAY))
+    project.records({"precision": 0.9346})
+    branch("main")
+    assert project.run("--metric-gate-record").ret == 0
+    lines = (project.path / "history.csv").read_text().splitlines()
+    assert lines[0] == "run,timestamp,branch,precision,marks"
+    assert lines[1] == "1,2026-11-01T02:00:00+00:00,main,0.971,"
+    assert lines[-1].split(",")[2:] == ["main", "0.9346", "precision=accepted"]
+
+    # Read back: the marked row restarts the baseline, as in JSONL.
+    project.config(csv_config)
+    project.records({"precision": 0.9361})
+    result = project.run()
+    assert result.ret == 0
+    assert gate_lines(result)[1] == "precision  0.9361   0.9346    min 0.9, max-drop 0.03  pass"
