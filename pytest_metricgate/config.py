@@ -238,6 +238,11 @@ class GateConfig:
     def gated_names(self) -> frozenset[str]:
         return frozenset(rule.name for rule in self.metrics)
 
+    @property
+    def gated(self) -> GatedNames:
+        """``name in config.gated``: whether an exact or a glob table configures ``name``."""
+        return GatedNames(self)
+
     def is_gated(self, name: str) -> bool:
         """Whether an exact table or a glob table configures ``name``."""
         return name in self.gated_names or any(pattern.matches(name) for pattern in self.patterns)
@@ -270,6 +275,16 @@ class GateConfig:
             if pattern.pattern not in used
         )
         return tuple(rules), warnings
+
+
+@dataclass(frozen=True)
+class GatedNames:
+    """The names a config gates, exact or through a glob, as a container for ``in`` tests."""
+
+    config: GateConfig
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.config.is_gated(name)
 
 
 def most_specific(shown: str, patterns: Sequence[MetricPattern], name: str) -> MetricPattern | None:

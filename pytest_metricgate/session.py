@@ -89,7 +89,7 @@ class GateSession:
         current = {}
         if config.current is not None:
             current = read_current_file(
-                config.current, config.current_shown or str(config.current), config.gated_names
+                config.current, config.current_shown or str(config.current), config.gated
             )
         return cls(
             config=config,

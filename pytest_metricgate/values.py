@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +147,7 @@ def is_measurement_object(raw: object) -> bool:
     return isinstance(raw, Mapping) and "value" in raw and set(raw) <= _VALUE_KEYS
 
 
-def read_current_file(path: Path, shown: str, gated: frozenset[str]) -> dict[str, Measurement]:
+def read_current_file(path: Path, shown: str, gated: Container[str]) -> dict[str, Measurement]:
     """Read this run's metrics from a JSON object, flattening nested objects.
 
     ``{"eval": {"accuracy": 0.91}}`` gives ``eval.accuracy``. A leaf that is not
@@ -189,7 +189,7 @@ def _flatten(
     prefix: str,
     found: dict[str, Measurement],
     shown: str,
-    gated: frozenset[str],
+    gated: Container[str],
 ) -> None:
     for key, raw in data.items():
         name = f"{prefix}{key}"

@@ -490,6 +490,17 @@ CASES = [
         'ERROR: history.jsonl: line 1: metric "accuracy" "stderr" must be a finite number >= 0, got -0.1',
     ),
     (
+        "current-glob-gated-not-number",
+        {
+            "pyproject.toml": config(
+                'current = "metrics.json"', metrics='[tool.metricgate.metrics."eval.*"]\nmin = 0.5\n'
+            ),
+            "metrics.json": '{"eval": {"f1": "high"}}',
+        },
+        (),
+        'ERROR: metrics.json: metric "eval.f1" must be a number or {"value": number, "n": integer}, got "high"',
+    ),
+    (
         "record-inline",
         {"pyproject.toml": config("history = { accuracy = [0.9] }")},
         ("--metric-gate-record",),
