@@ -9,7 +9,7 @@ It generates its own projects in a temporary directory and runs each scenario
 as real ``pytest`` processes, several times, alternating the variants it
 compares so that load on the machine hits both alike; it reports medians.
 
-The four targets (from the project's performance issue):
+The targets (from the project's performance and shared-history issues):
 
 1. **Off costs nothing.** With the plugin installed and no ``--metric-gate``, a
    50-test session takes at most 2 % longer than the same session with
@@ -36,6 +36,15 @@ The four targets (from the project's performance issue):
 5. **xdist.** The same session under ``-n 2``: the gate's wall time (the run
    minus the same run with the gate off, which removes xdist's start-up and the
    tests' own time) is at most 1.1x the gate's wall time without xdist.
+
+6. **Shared history on MLflow** (``--only mlflow`` runs just this; it needs the full ``mlflow``
+   package for the server, which ``.ci/run`` installs into ``.venv-mlflow``, or
+   ``METRICGATE_MLFLOW_SERVER`` naming its ``mlflow`` executable). On one local server (sqlite
+   backend), with 20 metrics: reading the history from an experiment of 10,000 runs costs at most
+   1.5x reading it from one of 200 runs; a gate session on a 1,000-run experiment costs at most 2 s
+   more wall time than the same on a 1,000-run JSONL file; and recording into MLflow at most 1 s
+   more than appending to JSONL. Server start-up is excluded. The big experiments are made by
+   copying one real recorded run's database rows, so that making 10,000 runs takes seconds.
 
 Other installed pytest plugins (hypothesis; xdist except in scenario 5) are
 disabled in every run (``-p no:...``), so the measurements see this plugin and pytest alone, and
@@ -548,6 +557,232 @@ def scenario_many(base: Path, rounds: int) -> list[Row]:
     ]
 
 
+# -- 6. MLflow ------------------------------------------------------------------------------
+
+
+def mlflow_server_executable() -> str | None:
+    candidates = [
+        os.environ.get("METRICGATE_MLFLOW_SERVER", ""),
+        str(Path(__file__).resolve().parents[1] / ".venv-mlflow" / "bin" / "mlflow"),
+    ]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+class _Server:
+    """A local ``mlflow server`` on a free port with a sqlite backend in ``directory``."""
+
+    def __init__(self, executable: str, directory: Path) -> None:
+        import socket
+
+        self.directory = directory
+        self.database = directory / "mlflow.db"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.command = [
+            executable,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--backend-store-uri",
+            f"sqlite:///{self.database}",
+            "--artifacts-destination",
+            str(directory / "artifacts"),
+            "--workers",
+            "2",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import urllib.request
+
+        log = open(self.directory / "server.log", "ab")  # noqa: SIM115 - held by the server
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(
+            f"mlflow server did not start: {(self.directory / 'server.log').read_text()[-2000:]}"
+        )
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=60)
+
+
+def _record_one(project: Path, uri: str) -> None:
+    """One real recorded session, the run whose database rows the big experiments copy."""
+    run_pytest(project, "--metric-gate", "--metric-gate-record", env={"MLFLOW_TRACKING_URI": uri})
+
+
+def _clone_runs(database: Path, experiment: str, count: int) -> None:
+    """Copy the experiment's one run ``count - 1`` times in the database, each started a second later."""
+    import sqlite3
+    import uuid
+
+    with sqlite3.connect(database) as db:
+        (experiment_id,) = db.execute(
+            "SELECT experiment_id FROM experiments WHERE name = ?", (experiment,)
+        ).fetchone()
+        (template, start) = db.execute(
+            "SELECT run_uuid, start_time FROM runs WHERE experiment_id = ?", (experiment_id,)
+        ).fetchone()
+        tables = {
+            table: [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+            for table in ("runs", "metrics", "latest_metrics", "tags", "params")
+        }
+        for index in range(1, count):
+            new = uuid.uuid4().hex
+            for table, columns in tables.items():
+                rows = db.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE run_uuid = ?", (template,)
+                ).fetchall()
+                for row in rows:
+                    values = dict(zip(columns, row))
+                    values["run_uuid"] = new
+                    if table == "runs":
+                        values["start_time"] = start - index * 1000
+                        values["end_time"] = start - index * 1000 + 100
+                        values["name"] = f"run-{index}"
+                        if values.get("artifact_uri"):
+                            values["artifact_uri"] = str(values["artifact_uri"]).replace(template, new)
+                    if table == "tags" and values["key"] == "mlflow.runName":
+                        values["value"] = f"run-{index}"
+                    db.execute(
+                        f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                        tuple(values.values()),
+                    )
+
+
+def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
+    executable = mlflow_server_executable()
+    if executable is None:
+        raise SystemExit("scenario 6 needs an MLflow server: run .ci/run, or set METRICGATE_MLFLOW_SERVER")
+    metrics = [f"metric_{i:02d}" for i in range(20)]
+    directory = base / "mlflow-server"
+    directory.mkdir(parents=True)
+    server = _Server(executable, directory)
+    server.start()
+    try:
+        projects: dict[str, Path] = {}
+        for name, runs in (("small", 200), ("big", 10_000), ("gate", 1_000)):
+            project = base / f"mlflow-{name}"
+            # A generous bound: this measures speed, not the fail-closed timeout.
+            write(
+                project / "pyproject.toml",
+                config(metrics, f"mlflow:{name}") + "\n[tool.metricgate.mlflow]\ntimeout = 300\n",
+            )
+            write(project / "test_record.py", recording_test(metrics))
+            _record_one(project, server.uri)
+            projects[name] = project
+        server.stop()  # the rows are copied while nothing else writes
+        for name, runs in (("small", 200), ("big", 10_000), ("gate", 1_000)):
+            _clone_runs(server.database, name, runs)
+        server.start()
+        jsonl = base / "mlflow-jsonl"
+        write(jsonl / "pyproject.toml", config(metrics, "history.jsonl"))
+        write(jsonl / "test_record.py", recording_test(metrics))
+        write_jsonl_history(jsonl / "history.jsonl", metrics, 1000)
+        env = {"MLFLOW_TRACKING_URI": server.uri}
+        rows = []
+
+        # Reading alone, as the gate reads (its store, the newest runs it needs), in fresh processes.
+        reader = textwrap.dedent(
+            """
+            import sys, time
+            from pytest_metricgate import stores
+            from pytest_metricgate.config import HistorySpec, MlflowSettings
+            uri, experiment = sys.argv[1], sys.argv[2]
+            settings = MlflowSettings(tracking_uri=uri, shown_uri=uri, timeout=60)
+            store = stores.open_store(HistorySpec("mlflow", experiment, experiment=experiment, server=settings))
+            store.read(limit=3, gated=frozenset())  # imports and connects
+            started = time.perf_counter()
+            tail = store.read(limit=201, gated=frozenset())
+            print(time.perf_counter() - started, len(tail.runs))
+            """
+        )
+        script = write(base / "mlflow-read.py", reader)
+
+        def read(experiment: str) -> Measured:
+            output = subprocess.run(
+                [sys.executable, str(script), server.uri, experiment],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=child_environment(None),
+            ).stdout.split()
+            return Measured(float(output[0]), 0.0, 0.0, output[1])
+
+        reads = alternate({"small": lambda: read("small"), "big": lambda: read("big")}, rounds)
+        small, big = median([m.wall for m in reads["small"]]), median([m.wall for m in reads["big"]])
+        rows.append(
+            Row(
+                "6. MLflow: read the newest 201 runs, 10,000- vs 200-run experiment, 20 metrics",
+                f"{big * 1000:.0f} ms vs {small * 1000:.0f} ms",
+                big / small,
+                1.5,
+            )
+        )
+
+        sessions = alternate(
+            {
+                "mlflow": lambda: run_pytest(projects["gate"], "--metric-gate", env=env),
+                "jsonl": lambda: run_pytest(jsonl, "--metric-gate"),
+            },
+            rounds,
+        )
+        on_mlflow = median([m.wall for m in sessions["mlflow"]])
+        on_jsonl = median([m.wall for m in sessions["jsonl"]])
+        rows.append(
+            Row(
+                "6. MLflow: gate session, 1,000-run experiment vs 1,000-run JSONL (wall)",
+                f"{on_mlflow:.2f} s vs {on_jsonl:.2f} s: +{on_mlflow - on_jsonl:.2f} s",
+                None,
+                None,
+                passed=on_mlflow - on_jsonl <= 2.0,
+            )
+        )
+        recordings = alternate(
+            {
+                "mlflow": lambda: run_pytest(
+                    projects["gate"], "--metric-gate", "--metric-gate-record", env=env
+                ),
+                "jsonl": lambda: run_pytest(jsonl, "--metric-gate", "--metric-gate-record"),
+            },
+            rounds,
+        )
+        recorded = median([m.wall for m in recordings["mlflow"]]) - on_mlflow
+        appended = median([m.wall for m in recordings["jsonl"]]) - on_jsonl
+        rows.append(
+            Row(
+                "6. MLflow: recording (session with --metric-gate-record minus without)",
+                f"{recorded:.2f} s vs {appended:.2f} s (JSONL): +{recorded - appended:.2f} s",
+                None,
+                None,
+                passed=recorded - appended <= 1.0,
+            )
+        )
+        return rows
+    finally:
+        server.stop()
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -582,18 +817,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=None, help="repetitions per variant (default 21, quick 5)"
     )
+    parser.add_argument(
+        "--only", choices=("mlflow",), default=None, help="run only this scenario (6, MLflow)"
+    )
     arguments = parser.parse_args(argv)
     rounds = arguments.rounds or (5 if arguments.quick else 21)
     big_runs = 100_000 if arguments.quick else 1_000_000
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="metricgate-perf-") as temporary:
         base = Path(temporary)
-        rows = [
-            *scenario_off(base, rounds),
-            *scenario_history(base, max(3, rounds // 4), big_runs),
-            *scenario_charts(max(3, rounds // 4)),
-            *scenario_many(base, max(3, rounds // 6)),
-        ]
+        if arguments.only == "mlflow":
+            rows = scenario_mlflow(base, max(3, rounds // 4))
+        else:
+            rows = [
+                *scenario_off(base, rounds),
+                *scenario_history(base, max(3, rounds // 4), big_runs),
+                *scenario_charts(max(3, rounds // 4)),
+                *scenario_many(base, max(3, rounds // 6)),
+                *scenario_mlflow(base, max(3, rounds // 4)),
+            ]
     import matplotlib
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

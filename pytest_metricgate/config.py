@@ -12,6 +12,7 @@ import datetime as _dt
 import difflib
 import fnmatch
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,11 @@ ACCEPTABLE_RULES = ("min", "max", "max-drop", "max-drop-pct", "max-sigma")
 RELATIVE_RULES = ("max-drop", "max-drop-pct", "max-sigma")
 KINDS = ("value", "proportion")
 _GLOB_CHARACTERS = "*?["
+# A history, current or baseline that lives on an MLflow tracking server starts with this.
+MLFLOW_PREFIX = "mlflow:"
+MLFLOW_RUN_PREFIX = "mlflow:runs/"
+MODEL_PREFIX = "models:/"
+MLFLOW_EXTRA_HINT = "pip install 'pytest-metricgate[mlflow]'"
 
 _TOP_KEYS = (
     "history",
@@ -53,8 +59,11 @@ _TOP_KEYS = (
     "accept",
     "family-wise",
     "defaults",
+    "mlflow",
+    "baseline-model",
 )
 _ACCEPT_KEYS = ("metric", "reason", "until", "rules", "value")
+_MLFLOW_KEYS = ("tracking-uri", "filter", "timeout")
 _ALERT_KEYS = ("on", "command", "timeout", "webhook-env", "network-timeout", "email")
 _EMAIL_KEYS = ("smtp-host", "smtp-port", "from", "to", "username-env", "password-env")
 _METRIC_KEYS = (
@@ -165,21 +174,41 @@ class MetricPattern:
 
 
 @dataclass(frozen=True)
-class HistorySpec:
-    """Where the history lives: a JSONL or CSV file, or arrays inline in the config."""
+class MlflowSettings:
+    """``[tool.metricgate.mlflow]``: which tracking server, which of its runs, how long to wait.
 
-    kind: str  # "jsonl", "csv" or "inline"
+    ``tracking_uri`` may hold credentials in its user-info part; messages use
+    ``shown_uri``, where that part is masked.
+    """
+
+    tracking_uri: str
+    shown_uri: str
+    filter: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """Where the history lives: a JSONL or CSV file, arrays inline in the config, or an MLflow experiment."""
+
+    kind: str  # "jsonl", "csv", "inline" or "mlflow"
     shown: str  # how messages name it
     path: Path | None = None
     inline: Mapping[str, tuple[float, ...]] | None = None
+    experiment: str | None = None
+    server: MlflowSettings | None = None
 
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line values, which win over the file; ``None`` means not given."""
+    """Command-line values, which win over the file; ``None`` means not given.
 
-    history: Path | None = None
-    current: Path | None = None
+    ``history`` and ``current`` are a ``str`` when they name an MLflow store
+    (``mlflow:...``), which is never a path.
+    """
+
+    history: Path | str | None = None
+    current: Path | str | None = None
     report_dir: Path | None = None
     require_history: bool | None = None
 
@@ -233,6 +262,11 @@ class GateConfig:
     family_wise: bool = True
     patterns: tuple[MetricPattern, ...] = ()
     defaults: Mapping[str, object] = field(default_factory=dict)
+    # ``current = "mlflow:runs/RUN_ID"``: this run's values are that MLflow run's metrics.
+    current_run: str | None = None
+    # ``baseline-model = "models:/NAME@ALIAS"``: relative rules compare against that model's run.
+    baseline_model: str | None = None
+    mlflow: MlflowSettings | None = None
 
     @property
     def gated_names(self) -> frozenset[str]:
@@ -391,6 +425,11 @@ def _finite(number: float) -> bool:
         return False
 
 
+def mask_uri(uri: str) -> str:
+    """``uri`` with any user-info (``user:password@``) replaced by ``***@``, for messages and reports."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", uri)
+
+
 def display_path(path: Path, start: Path) -> str:
     """``path`` relative to ``start`` when it lies below it, else absolute."""
     try:
@@ -416,6 +455,7 @@ class _Reader:
         # Warnings that stay warnings under --strict-config: an acceptance that expired or
         # matches nothing is a fact about time and names, not a mistake in the file.
         self.notices: list[str] = []
+        self.mlflow_table: object = None
 
     def fail(self, table: str, key: str, expected: str, got: object) -> ConfigError:
         return ConfigError(f"{self.shown}: {table} {key} must be {expected}, got {describe(got)}")
@@ -442,8 +482,18 @@ class _Reader:
             raise ConfigError(f"{self.shown}: [tool.metricgate] must be a table, got {describe(table)}")
         self.check_keys(top, table, _TOP_KEYS)
 
+        self.mlflow_table = table.get("mlflow")
         history = self.history(table, top, overrides.history)
-        current, current_shown = self.current(table, top, overrides.current)
+        current, current_shown, current_run = self.current(table, top, overrides.current)
+        baseline_model = self.baseline_model(table, top)
+        mlflow = self.mlflow_settings(
+            history.shown if history is not None and history.kind == "mlflow" else None,
+            current_shown if current_run is not None else None,
+            baseline_model,
+        )
+        if history is not None and history.kind == "mlflow":
+            assert mlflow is not None
+            history = replace(history, shown=f"{history.shown} at {mlflow.shown_uri}", server=mlflow)
         if overrides.report_dir is not None:
             report_dir = overrides.report_dir
         else:
@@ -508,11 +558,18 @@ class _Reader:
             family_wise=family_wise,
             patterns=tuple(patterns),
             defaults=defaults,
+            current_run=current_run,
+            baseline_model=baseline_model,
+            mlflow=mlflow,
         )
 
     # -- top-level keys -------------------------------------------------
 
-    def history(self, table: Mapping[str, object], top: str, override: Path | None) -> HistorySpec | None:
+    def history(
+        self, table: Mapping[str, object], top: str, override: Path | str | None
+    ) -> HistorySpec | None:
+        if isinstance(override, str):
+            return self.mlflow_history(override, "--metric-gate-history")
         if override is not None:
             shown = display_path(override, self.invocation_dir)
             return self.history_file(override, shown, "--metric-gate-history")
@@ -523,6 +580,9 @@ class _Reader:
             return self.inline_history(raw)
         if not isinstance(raw, str) or not raw.strip():
             raise self.fail(top, "history", "a path to a .jsonl or .csv file, or a table of arrays", raw)
+        # Recognised before any path handling: "mlflow:x" is never a file name.
+        if raw.startswith(MLFLOW_PREFIX):
+            return self.mlflow_history(raw, f"{self.shown}: {top} history")
         path = self.root / raw
         return self.history_file(
             path, display_path(path, self.invocation_dir), f"{self.shown}: {top} history"
@@ -556,18 +616,108 @@ class _Reader:
             columns[name] = tuple(float(v) for v in values)
         return HistorySpec(kind="inline", shown=f"{self.shown} {where}", inline=columns)
 
+    def mlflow_history(self, raw: str, key: str) -> HistorySpec:
+        experiment = raw[len(MLFLOW_PREFIX) :].strip()
+        if not experiment:
+            raise ConfigError(
+                f'{key} must name an MLflow experiment after "{MLFLOW_PREFIX}", got {describe(raw)}'
+            )
+        # The server settings are filled in once the whole table is read (see mlflow_settings).
+        return HistorySpec(kind="mlflow", shown=raw, experiment=experiment)
+
     def current(
-        self, table: Mapping[str, object], top: str, override: Path | None
-    ) -> tuple[Path | None, str | None]:
+        self, table: Mapping[str, object], top: str, override: Path | str | None
+    ) -> tuple[Path | None, str | None, str | None]:
+        """This run's values: a JSON file (path, shown) or an MLflow run (None, shown, run id)."""
+        if isinstance(override, str):
+            return None, override, self.mlflow_run(override, "--metric-gate-current")
         if override is not None:
-            return override, display_path(override, self.invocation_dir)
+            return override, display_path(override, self.invocation_dir), None
         raw = table.get("current")
         if raw is None:
-            return None, None
+            return None, None, None
         if not isinstance(raw, str) or not raw.strip():
             raise self.fail(top, "current", "a path to a JSON file", raw)
+        if raw.startswith(MLFLOW_PREFIX):
+            return None, raw, self.mlflow_run(raw, f"{self.shown}: {top} current")
         path = self.root / raw
-        return path, display_path(path, self.invocation_dir)
+        return path, display_path(path, self.invocation_dir), None
+
+    def mlflow_run(self, raw: str, key: str) -> str:
+        run_id = raw[len(MLFLOW_RUN_PREFIX) :] if raw.startswith(MLFLOW_RUN_PREFIX) else ""
+        if not re.fullmatch(r"[0-9A-Za-z]+", run_id):
+            raise ConfigError(
+                f'{key} must be "{MLFLOW_RUN_PREFIX}RUN_ID" (an MLflow run ID), got {describe(raw)}'
+            )
+        return run_id
+
+    def baseline_model(self, table: Mapping[str, object], top: str) -> str | None:
+        raw = table.get("baseline-model")
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not re.fullmatch(re.escape(MODEL_PREFIX) + r"[^@/]+@[^@/]+", raw):
+            raise self.fail(
+                top, "baseline-model", f'"{MODEL_PREFIX}NAME@ALIAS" (a registered model alias)', raw
+            )
+        return raw
+
+    def mlflow_settings(
+        self, history: str | None, current: str | None, model: str | None
+    ) -> MlflowSettings | None:
+        """``[tool.metricgate.mlflow]``, checked always, needed when something lives on a tracking server."""
+        where = "[tool.metricgate.mlflow]"
+        raw = self.mlflow_table
+        if raw is not None and not isinstance(raw, dict):
+            raise self.fail("[tool.metricgate]", "mlflow", "a table", raw)
+        table: Mapping[str, object] = raw or {}
+        self.check_keys(where, table, _MLFLOW_KEYS)
+        uri_raw = table.get("tracking-uri")
+        if uri_raw is not None and (not isinstance(uri_raw, str) or not uri_raw.strip()):
+            raise self.fail(
+                where, "tracking-uri", "an http:// or https:// URL of an MLflow tracking server", uri_raw
+            )
+        filter_raw = table.get("filter")
+        if filter_raw is not None and (not isinstance(filter_raw, str) or not filter_raw.strip()):
+            raise self.fail(where, "filter", "an MLflow search filter string", filter_raw)
+        timeout = self.positive(table, where, "timeout")
+        needed_by = next(
+            (
+                f'{label} "{value}"'
+                for label, value in (
+                    ("history", history),
+                    ("current", current),
+                    ("baseline-model", model),
+                )
+                if value is not None
+            ),
+            None,
+        )
+        if needed_by is None:
+            return None
+        import importlib.util  # only when something lives on a tracking server
+
+        if importlib.util.find_spec("mlflow") is None:
+            raise ConfigError(f"{self.shown}: {needed_by} needs the MLflow client: {MLFLOW_EXTRA_HINT}")
+        if uri_raw is not None:
+            uri, source = str(uri_raw).strip(), f"{self.shown}: {where} tracking-uri"
+        else:
+            uri, source = os.environ.get("MLFLOW_TRACKING_URI", "").strip(), "MLFLOW_TRACKING_URI"
+            if not uri:
+                raise ConfigError(
+                    f"{self.shown}: {needed_by} needs a tracking server: set tracking-uri in {where} "
+                    "or the MLFLOW_TRACKING_URI environment variable"
+                )
+        if not re.match(r"https?://[^/]", uri):
+            raise ConfigError(
+                f"{source} must be an http:// or https:// URL of an MLflow tracking server, "
+                f"got {describe(mask_uri(uri))}"
+            )
+        return MlflowSettings(
+            tracking_uri=uri,
+            shown_uri=mask_uri(uri),
+            filter=None if filter_raw is None else str(filter_raw),
+            timeout=30.0 if timeout is None else timeout,
+        )
 
     def string(self, table: Mapping[str, object], where: str, key: str, default: str) -> str:
         raw = table.get(key, default)

@@ -52,13 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--metric-gate-history",
         metavar="PATH",
         default=None,
-        help="The history file (.jsonl or .csv) to use instead of [tool.metricgate] history.",
+        help="The history file (.jsonl or .csv), or mlflow:EXPERIMENT, to use instead of "
+        "[tool.metricgate] history.",
     )
     group.addoption(
         "--metric-gate-current",
         metavar="PATH",
         default=None,
-        help="A JSON file of this run's metrics, instead of [tool.metricgate] current.",
+        help="A JSON file of this run's metrics, or mlflow:runs/RUN_ID, instead of [tool.metricgate] current.",
     )
     group.addoption(
         "--metric-gate-record",
@@ -116,8 +117,8 @@ def _open_gate(config: pytest.Config) -> GateSession:
     invocation_dir = config.invocation_params.dir
     pyproject = config.rootpath / "pyproject.toml"
     overrides = gate_config.Overrides(
-        history=_path_option(config, "metric_gate_history", invocation_dir),
-        current=_path_option(config, "metric_gate_current", invocation_dir),
+        history=_store_or_path_option(config, "metric_gate_history", invocation_dir),
+        current=_store_or_path_option(config, "metric_gate_current", invocation_dir),
         report_dir=_path_option(config, "metric_gate_report_dir", invocation_dir),
         require_history=config.getoption("metric_gate_require_history"),
     )
@@ -157,6 +158,14 @@ def _rootdir_hint(config: pytest.Config, pyproject: Path) -> str:
 
 def _path_option(config: pytest.Config, name: str, base: Path) -> Path | None:
     raw = config.getoption(name)
+    return None if raw is None else base / raw
+
+
+def _store_or_path_option(config: pytest.Config, name: str, base: Path) -> Path | str | None:
+    """An ``mlflow:...`` value names a tracking-server store, never a file: it is kept as text."""
+    raw = config.getoption(name)
+    if isinstance(raw, str) and raw.startswith("mlflow:"):
+        return raw
     return None if raw is None else base / raw
 
 

@@ -58,6 +58,9 @@ class GateSession:
     forkserver: bool = False
     info: runinfo.RunInfo | None = None
     rules: tuple[MetricRule, ...] = ()  # the exact tables' rules and those globs gave this run's metrics
+    # baseline-model: the champion's run (None: no such alias yet) and how the notes name it.
+    champion: Run | None = None
+    champion_described: str | None = None
 
     @property
     def report_dir_shown(self) -> str:
@@ -91,12 +94,25 @@ class GateSession:
             current = read_current_file(
                 config.current, config.current_shown or str(config.current), config.gated
             )
+        champion, champion_described = None, None
+        if config.current_run is not None or config.baseline_model is not None:
+            from .stores import mlflow  # only when something lives on a tracking server
+
+            assert config.mlflow is not None
+            if config.current_run is not None:
+                shown = config.current_shown or config.current_run
+                current = dict(mlflow.read_run(config.mlflow, config.current_run, shown).metrics)
+            if config.baseline_model is not None:
+                found = mlflow.champion(config.mlflow, config.baseline_model)
+                champion, champion_described = found.run, found.described
         return cls(
             config=config,
             record_requested=record,
             history=tail,
             current_file=current,
             invocation_dir=invocation_dir,
+            champion=champion,
+            champion_described=champion_described,
         )
 
     def prepare_workers(self) -> None:
@@ -113,7 +129,8 @@ class GateSession:
         """Judge this run. ``selection`` says how the session ran only some tests (``None``: all of them)."""
         values = dict(self.current_file)
         shown = self.config.current_shown
-        sources = {name: f"current file {shown}" for name in values}
+        origin = "MLflow run" if self.config.current_run is not None else "current file"
+        sources = {name: f"{origin} {shown}" for name in values}
         recorded, recorded_sources, conflicts = merge(self.records)
         values.update(recorded)  # the fixture's value wins over the current file
         sources.update(recorded_sources)
@@ -151,18 +168,23 @@ class GateSession:
         )
         self.rules, unmatched = self.config.rules_for(values)
         notes.extend(unmatched)
-        histories = {rule.name: baselines.metric_history(runs, rule.name) for rule in self.rules}
+        judged_against, judging = runs, settings
+        if self.config.baseline_model is not None:
+            # The champion's own values are the baseline; the charts still show the history.
+            judged_against = [self.champion] if self.champion is not None else []
+            judging = replace(settings, baseline="last", window=1)
+        histories = {rule.name: baselines.metric_history(judged_against, rule.name) for rule in self.rules}
         for rule in self.rules:
             restarted = histories[rule.name].restarted_at
             if restarted is not None:
-                label = _run_name(runs[restarted], self.history.label_name if self.history else None)
+                label = _run_name(judged_against[restarted], self.history.label_name if self.history else None)
                 notes.append(f"{rule.name}: baseline restarted at the accepted run {label}")
         notes += acceptance.active_lines(self.config.acceptances, [rule.name for rule in self.rules])
         result = judge(
             self.rules,
             CurrentValues(values=values, sources=sources, conflicts=conflicts),
-            runs,
-            settings,
+            judged_against,
+            judging,
             notes=notes,
             histories=histories,
         )
@@ -198,7 +220,12 @@ class GateSession:
         if spec is None or tail is None:
             return ["history: none configured, so only min and max apply"]
         notes = list(tail.warnings)
-        if tail.runs:
+        if self.config.baseline_model is not None:
+            if self.champion is not None:
+                notes.append(f"baseline: the champion model {self.champion_described}")
+            else:
+                notes.append(f"first run: {self.champion_described}, so there is no baseline")
+        elif tail.runs:
             notes.append(f"baseline: {self.config.baseline} of the newest {self.config.window} history runs")
         if not tail.exists:
             notes.append(f"first run: {spec.shown} does not exist yet, so there is no baseline")
@@ -367,13 +394,25 @@ class GateSession:
         if marks:
             extra[baselines.MARKS_FIELD] = acceptance.format_marks(marks)
         run = Run(metrics=values, run=info.label, timestamp=info.timestamp, commit=info.commit, extra=extra)
-        stores.open_store(self.config.history).append(
-            run, Recording(column_order=tuple(rule.name for rule in self.config.metrics))
+        recording = Recording(
+            column_order=tuple(rule.name for rule in self.config.metrics),
+            info=info,
+            verdict="warn" if self.result.warnings else "pass",
+            report_dir=self.config.report_dir,
+            current_run=self.config.current_run,
         )
+        try:
+            stores.open_store(self.config.history).append(run, recording)
+        except MetricGateError as exc:
+            raise MetricGateError(f"{exc}; this run was not recorded") from None
         marked = "; ".join(f"{name} marked {mark}" for name, mark in sorted(marks.items()))
-        self.details.append(
-            f"history: appended this run to {self.config.history.shown}" + (f" ({marked})" if marked else "")
-        )
+        suffix = f" ({marked})" if marked else ""
+        if self.config.current_run is not None:
+            self.details.append(
+                f"history: marked {self.config.current_shown} as recorded in {self.config.history.shown}{suffix}"
+            )
+        else:
+            self.details.append(f"history: appended this run to {self.config.history.shown}{suffix}")
 
     def send_alerts(self) -> None:
         """``[tool.metricgate.alerts]``: run once when the gate failed (or warned, with ``on = "warn"``)."""

@@ -408,3 +408,125 @@ def test_the_config_loader_reads_with_tomli_where_tomllib_is_missing(tmp_path):
         # tomllib's wording since tomli 2.0.1, the declared minimum; tomli 2.0.0 said "]" instead
         "broken.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)",
     ]
+
+
+# -- MLflow ------------------------------------------------------------------------------
+
+
+def test_an_mlflow_history_takes_its_server_from_the_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://from-the-environment:5000")
+    config = load_text(
+        tmp_path,
+        """
+        [tool.metricgate]
+        history = "mlflow:churn gate"
+        current = "mlflow:runs/0a1b2c"
+        baseline-model = "models:/churn@champion"
+        [tool.metricgate.mlflow]
+        tracking-uri = "https://bob:pw@mlflow.example:8443/path"
+        filter = "tags.stage = 'eval'"
+        timeout = 7.5
+        """,
+    )
+    assert config.history is not None
+    assert (config.history.kind, config.history.experiment, config.history.shown) == (
+        "mlflow",
+        "churn gate",
+        "mlflow:churn gate at https://***@mlflow.example:8443/path",
+    )
+    assert config.mlflow is not None and config.history.server == config.mlflow
+    assert (config.mlflow.tracking_uri, config.mlflow.filter, config.mlflow.timeout) == (
+        "https://bob:pw@mlflow.example:8443/path",
+        "tags.stage = 'eval'",
+        7.5,
+    )
+    assert (config.current, config.current_run, config.baseline_model) == (
+        None,
+        "0a1b2c",
+        "models:/churn@champion",
+    )
+
+
+def test_the_tracking_server_defaults_to_mlflow_tracking_uri_and_a_30_second_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    config = load_text(tmp_path, '[tool.metricgate]\nhistory = "mlflow:x"\n')
+    assert config.mlflow is not None
+    assert (config.mlflow.tracking_uri, config.mlflow.timeout, config.mlflow.filter) == (
+        "http://127.0.0.1:5000",
+        30.0,
+        None,
+    )
+
+
+def test_a_command_line_mlflow_history_is_not_joined_to_a_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    config = load_text(tmp_path, "[tool.metricgate]\n", overrides=Overrides(history="mlflow:cli"))
+    assert config.history is not None and (config.history.kind, config.history.experiment) == (
+        "mlflow",
+        "cli",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'history = "mlflow:"',
+            'pyproject.toml: [tool.metricgate] history must name an MLflow experiment after "mlflow:", got "mlflow:"',
+        ),
+        (
+            'current = "mlflow:run/12"',
+            (
+                'pyproject.toml: [tool.metricgate] current must be "mlflow:runs/RUN_ID" (an MLflow run ID), '
+                'got "mlflow:run/12"'
+            ),
+        ),
+        (
+            'baseline-model = "models:/churn"',
+            (
+                'pyproject.toml: [tool.metricgate] baseline-model must be "models:/NAME@ALIAS" '
+                '(a registered model alias), got "models:/churn"'
+            ),
+        ),
+        (
+            'history = "mlflow:x"\n[tool.metricgate.mlflow]\ntimeout = 0',
+            "pyproject.toml: [tool.metricgate.mlflow] timeout must be a number > 0, got 0",
+        ),
+        (
+            'history = "mlflow:x"\n[tool.metricgate.mlflow]\nfilter = 3',
+            "pyproject.toml: [tool.metricgate.mlflow] filter must be an MLflow search filter string, got 3",
+        ),
+        (
+            'mlflow = "http://x"',
+            'pyproject.toml: [tool.metricgate] mlflow must be a table, got "http://x"',
+        ),
+    ],
+)
+def test_mlflow_mistakes(tmp_path, monkeypatch, body, message):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    with pytest.raises(ConfigError) as error:
+        load_text(tmp_path, "[tool.metricgate]\n" + body + "\n")
+    assert str(error.value) == message
+
+
+def test_an_unknown_mlflow_key_is_a_warning(tmp_path):
+    config = load_text(tmp_path, '[tool.metricgate]\n[tool.metricgate.mlflow]\ntracking_uri = "http://x"\n')
+    assert config.warnings == (
+        'pyproject.toml: [tool.metricgate.mlflow] unknown key "tracking_uri" (did you mean "tracking-uri"?)',
+    )
+    assert config.mlflow is None  # nothing lives on a tracking server
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("https://user:secret@host/x", "https://***@host/x"),
+        ("https://token@host", "https://***@host"),
+        ("http://host/path@not-user-info", "http://host/path@not-user-info"),
+    ],
+)
+def test_a_uris_user_info_is_masked(uri, shown):
+    from pytest_metricgate.config import mask_uri
+
+    assert mask_uri(uri) == shown

@@ -58,3 +58,29 @@ def test_the_data_quality_example_catches_the_drifted_feature(project):
     metrics = {m["name"]: m for m in project.summary()["metrics"]}
     assert metrics["income.missing_rate"]["verdict"] == "pass"
     assert 0.015 < metrics["income.missing_rate"]["value"] < 0.025  # 2% of values were dropped upstream
+
+
+def test_the_github_workflow_evaluates_once_records_into_mlflow_on_main_and_pushes_nothing():
+    workflow = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
+    assert list(workflow["jobs"]) == ["metric-gate"]
+    steps = workflow["jobs"]["metric-gate"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    assert sum("--metric-gate" in run and "pytest" in run for run in runs) == 1
+    gate = next(step for step in steps if "--metric-gate-record" in step.get("run", ""))
+    assert 'record="--metric-gate-record"' in gate["run"]
+    assert '"${{ github.ref_name }}" = main' in gate["run"]
+    assert gate["env"]["MLFLOW_TRACKING_URI"] == "${{ secrets.MLFLOW_TRACKING_URI }}"
+    assert gate["env"]["MLFLOW_TRACKING_TOKEN"] == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
+    assert not any("git push" in run or "git commit" in run for run in runs)
+    assert workflow["permissions"] == {"contents": "read"}
+    install = next(run for run in runs if "pip install" in run)
+    assert "'pytest-metricgate[mlflow]'" in install
+
+
+def test_the_file_history_workflow_says_what_it_costs():
+    text = (EXAMPLES / "github-actions-file-history.yml").read_text()
+    assert "evaluated twice" in text
+    assert "second\n#   `git push` is rejected" in text
+    assert "cache miss" in text
+    workflow = yaml.safe_load(text)
+    assert any("git push" in step.get("run", "") for step in workflow["jobs"]["record"]["steps"])

@@ -5,7 +5,8 @@ which kind it is. ``open_store`` picks the class from the configured history's
 kind (a name -> a class, imported on first use, so a file history never imports
 what a server store needs). One module per kind of store:
 
-* ``files``: JSONL, CSV and inline arrays in ``[tool.metricgate]``.
+* ``files``: JSONL, CSV and inline arrays in ``[tool.metricgate]``;
+* ``mlflow``: the runs of one experiment on an MLflow tracking server.
 
 A ``Run`` carries, beside its metrics and label/run/timestamp/commit, a mapping
 of extra descriptive fields (``Run.extra``, string to string). Every store keeps
@@ -53,6 +54,8 @@ class Recording:
     info: RunInfo | None = None
     verdict: str | None = None
     report_dir: Path | None = None
+    # This session's values came from this MLflow run: mark it recorded instead of adding a run.
+    current_run: str | None = None
 
 
 class HistoryStore(Protocol):
@@ -84,6 +87,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "jsonl": ("files", "JsonlStore"),
     "csv": ("files", "CsvStore"),
     "inline": ("files", "InlineStore"),
+    "mlflow": ("mlflow", "MlflowStore"),
 }
 
 
