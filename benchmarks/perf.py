@@ -709,7 +709,7 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
             from pytest_metricgate import stores
             from pytest_metricgate.config import HistorySpec, MlflowSettings
             uri, experiment = sys.argv[1], sys.argv[2]
-            settings = MlflowSettings(tracking_uri=uri, shown_uri=uri, timeout=60)
+            settings = MlflowSettings(tracking_uri=uri, shown_uri=uri, timeout=300)
             store = stores.open_store(HistorySpec("mlflow", experiment, experiment=experiment, server=settings))
             store.read(limit=3, gated=frozenset())  # imports and connects
             started = time.perf_counter()
@@ -720,13 +720,16 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
         script = write(base / "mlflow-read.py", reader)
 
         def read(experiment: str) -> Measured:
-            output = subprocess.run(
+            done = subprocess.run(
                 [sys.executable, str(script), server.uri, experiment],
                 capture_output=True,
                 text=True,
-                check=True,
+                check=False,
                 env=child_environment(None),
-            ).stdout.split()
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"reading mlflow:{experiment} failed:\n{done.stdout}{done.stderr}")
+            output = done.stdout.split()
             return Measured(float(output[0]), 0.0, 0.0, output[1])
 
         reads = alternate({"small": lambda: read("small"), "big": lambda: read("big")}, rounds)
