@@ -177,7 +177,9 @@ class GateSession:
         for rule in self.rules:
             restarted = histories[rule.name].restarted_at
             if restarted is not None:
-                label = _run_name(judged_against[restarted], self.history.label_name if self.history else None)
+                label = _run_name(
+                    judged_against[restarted], self.history.label_name if self.history else None
+                )
                 notes.append(f"{rule.name}: baseline restarted at the accepted run {label}")
         notes += acceptance.active_lines(self.config.acceptances, [rule.name for rule in self.rules])
         result = judge(
