@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from .config import MetricRule
+from .datacheck import ColumnCheck, DistributionChart
 from .gate import ACCEPTED, FAIL, NOT_RUN, PASS, UNGATED, WARN, Verdict, format_limit, format_value, worsening
 from .report import Series, display_labels, verdict_word
 
@@ -768,3 +770,146 @@ def _draw_combined(
         handlelength=1.6,
         columnspacing=1.2,
     )
+
+
+# ---------------------------------------------------------------------------
+# Distribution charts for metric_gate.check_data: reference vs current, one column each
+# ---------------------------------------------------------------------------
+
+_REFERENCE_COLOUR = "#8c959f"
+_CURRENT_COLOUR = "#0969da"
+
+
+def draw_distributions(items: Sequence[tuple[str, ColumnCheck]], fmt: str) -> list[bytes]:
+    """Every column's distribution chart (``items`` pairs a title with the column), in order."""
+    from . import parallel
+
+    drawn, _ = parallel.starmap(distribution_chart, [(title, column, fmt) for title, column in items])
+    return drawn
+
+
+def distribution_chart(title: str, column: ColumnCheck, fmt: str) -> bytes:
+    """One column, reference vs current, as PNG or SVG bytes.
+
+    Numbers: overlaid histograms (shares per bin) beside the two empirical CDFs
+    with the KS gap marked where it is largest. Categories: side-by-side bars of
+    each sample's share per category.
+    """
+    with drawing_style():
+        return _save(_distribution_figure(title, column), fmt)
+
+
+def _distribution_figure(title: str, column: ColumnCheck) -> Figure:
+    chart = column.chart
+    figure = Figure(figsize=(9, 3.4), dpi=100)
+    FigureCanvasAgg(figure)
+    colour = VERDICT_COLOURS[FAIL] if column.drifted else VERDICT_COLOURS[UNGATED]
+    verdict = "DRIFTED" if column.drifted else "stable"
+    if column.p_value is not None:
+        test = f"{column.test_name} p {_p_text(column.p_value)}, Holm-adjusted {_p_text(column.p_adjusted)}"
+    else:
+        test = column.note or "not tested"
+    figure.suptitle(
+        f"{title}: {verdict}  ({test})",
+        x=0.01,
+        y=0.98,
+        ha="left",
+        fontsize=11,
+        fontweight="bold",
+        color=colour,
+    )
+    if chart is None:
+        figure.text(0.5, 0.5, "no chart data", ha="center", va="center")
+        return figure
+    if chart.kind == "categorical":
+        figure.subplots_adjust(left=0.07, right=0.99, top=0.84, bottom=0.25)
+        _draw_category_bars(figure.add_subplot(), chart)
+        return figure
+    figure.subplots_adjust(left=0.06, right=0.99, top=0.84, bottom=0.2, wspace=0.18)
+    _draw_histograms(figure.add_subplot(1, 2, 1), chart, column)
+    _draw_ecdfs(figure.add_subplot(1, 2, 2), chart, column)
+    return figure
+
+
+def _p_text(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2g}" if value < 1e-3 else f"{value:.3f}"
+
+
+def _draw_histograms(axes: Axes, chart: DistributionChart, column: ColumnCheck) -> None:
+    edges = list(chart.edges)
+    lefts, widths = edges[:-1], [b - a for a, b in itertools.pairwise(edges)]
+    axes.bar(
+        lefts,
+        chart.reference,
+        width=widths,
+        align="edge",
+        color=_REFERENCE_COLOUR,
+        alpha=0.45,
+        label=f"reference (n={column.n_reference})",
+    )
+    axes.stairs(
+        chart.current, edges, color=_CURRENT_COLOUR, linewidth=1.8, label=f"current (n={column.n_current})"
+    )
+    axes.set_ylabel("share of values")
+    axes.set_title("histogram (outer bins hold the tails)", loc="left", fontsize=9)
+    axes.legend(loc="upper right", fontsize=8, frameon=False)
+
+
+def _draw_ecdfs(axes: Axes, chart: DistributionChart, column: ColumnCheck) -> None:
+    probabilities = list(chart.probabilities)
+    axes.plot(
+        chart.reference_quantiles, probabilities, color=_REFERENCE_COLOUR, linewidth=2.0, label="reference"
+    )
+    if not any(math.isnan(q) for q in chart.current_quantiles):
+        axes.plot(
+            chart.current_quantiles, probabilities, color=_CURRENT_COLOUR, linewidth=1.6, label="current"
+        )
+    if chart.gap_at is not None and column.ks is not None:
+        low = _cdf_at(chart.reference_quantiles, probabilities, chart.gap_at)
+        high = _cdf_at(chart.current_quantiles, probabilities, chart.gap_at)
+        axes.plot(
+            [chart.gap_at, chart.gap_at],
+            [low, high],
+            color=VERDICT_COLOURS[FAIL],
+            linewidth=2.2,
+            label="largest gap",
+        )
+        axes.annotate(
+            f"D = {column.ks:.3f}",
+            (chart.gap_at, (low + high) / 2),
+            xytext=(5, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=VERDICT_COLOURS[FAIL],
+        )
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_ylabel("share <= x")
+    axes.set_title("empirical CDFs (KS D is the largest vertical gap)", loc="left", fontsize=9)
+    axes.legend(loc="lower right", fontsize=8, frameon=False)
+
+
+def _cdf_at(quantiles: Sequence[float], probabilities: Sequence[float], x: float) -> float:
+    """The ECDF at ``x``, read back from its quantiles (close enough to place the gap marker)."""
+    if x <= quantiles[0]:
+        return 0.0
+    for index in range(1, len(quantiles)):
+        if x <= quantiles[index]:
+            span = quantiles[index] - quantiles[index - 1]
+            fraction = (x - quantiles[index - 1]) / span if span > 0 else 1.0
+            return probabilities[index - 1] + fraction * (probabilities[index] - probabilities[index - 1])
+    return 1.0
+
+
+def _draw_category_bars(axes: Axes, chart: DistributionChart) -> None:
+    positions = list(range(len(chart.labels)))
+    axes.bar(
+        [x - 0.2 for x in positions], chart.reference, width=0.4, color=_REFERENCE_COLOUR, label="reference"
+    )
+    axes.bar([x + 0.2 for x in positions], chart.current, width=0.4, color=_CURRENT_COLOUR, label="current")
+    axes.set_xticks(positions)
+    axes.set_xticklabels([_shorten(label) for label in chart.labels], rotation=30, ha="right", fontsize=8)
+    axes.set_ylabel("share of values")
+    axes.legend(loc="upper right", fontsize=8, frameon=False)

@@ -15,15 +15,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .datacheck import DataCheck
     from .recording import MetricGate, Recorded
     from .session import GateSession
 
 _SINK_KEY = pytest.StashKey["list[Recorded]"]()
+_DATA_SINK_KEY = pytest.StashKey["list[DataCheck]"]()
 _SESSION_KEY = pytest.StashKey["GateSession"]()
-# The keys under which an xdist worker hands its recorded values, and how many tests
-# it deselected, to the controller.
+# The keys under which an xdist worker hands its recorded values, how many tests
+# it deselected, and its data checks to the controller.
 WORKER_OUTPUT_KEY = "metricgate_records"
 WORKER_DESELECTED_KEY = "metricgate_deselected"
+WORKER_DATA_KEY = "metricgate_data_checks"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -81,7 +84,11 @@ def metric_gate(request: pytest.FixtureRequest) -> MetricGate:
     """Record this run's metrics: ``metric_gate.record("accuracy", 0.91, n=2000)``."""
     from .recording import MetricGate
 
-    return MetricGate(request.config.stash.get(_SINK_KEY, None), request.node.nodeid)
+    return MetricGate(
+        request.config.stash.get(_SINK_KEY, None),
+        request.node.nodeid,
+        request.config.stash.get(_DATA_SINK_KEY, None),
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,10 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("metric_gate"):
         return
     sink: list[Recorded] = []
+    data_sink: list[DataCheck] = []
     config.stash[_SINK_KEY] = sink
+    config.stash[_DATA_SINK_KEY] = data_sink
     if hasattr(config, "workerinput"):
         # An xdist worker only records; the controller judges once.
-        config.pluginmanager.register(_WorkerPlugin(sink), "metricgate-worker")
+        config.pluginmanager.register(_WorkerPlugin(sink, data_sink), "metricgate-worker")
         return
     gate = _open_gate(config)
     config.stash[_SESSION_KEY] = gate
@@ -106,7 +115,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if junit
         else None
     )
-    config.pluginmanager.register(_ControllerPlugin(gate, sink, junit_path), "metricgate-controller")
+    config.pluginmanager.register(
+        _ControllerPlugin(gate, sink, junit_path, data_sink), "metricgate-controller"
+    )
 
 
 def _open_gate(config: pytest.Config) -> GateSession:
@@ -193,8 +204,9 @@ def _selection(config: pytest.Config, deselected: int) -> str | None:
 class _WorkerPlugin:
     """Registered on xdist workers: hands the recorded values to the controller as plain data."""
 
-    def __init__(self, sink: list[Recorded]) -> None:
+    def __init__(self, sink: list[Recorded], data_sink: list[DataCheck]) -> None:
         self.sink = sink
+        self.data_sink = data_sink
         self.deselected = 0
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
@@ -204,16 +216,21 @@ class _WorkerPlugin:
         output = session.config.workeroutput  # type: ignore[attr-defined]
         output[WORKER_OUTPUT_KEY] = [record.to_plain() for record in self.sink]
         output[WORKER_DESELECTED_KEY] = self.deselected
+        output[WORKER_DATA_KEY] = [check.to_plain() for check in self.data_sink]
 
 
 class _ControllerPlugin:
     """Registered in the process that judges: merges values, judges after the tests, reports."""
 
-    def __init__(self, gate: GateSession, sink: list[Recorded], junit_path: Path | None) -> None:
+    def __init__(
+        self, gate: GateSession, sink: list[Recorded], junit_path: Path | None, data_sink: list[DataCheck]
+    ) -> None:
         self.gate = gate
         self.sink = sink
+        self.data_sink = data_sink
         self.junit_path = junit_path
         self.worker_records: list[Recorded] = []
+        self.worker_data: list[DataCheck] = []
         self.skipped_because: str | None = None
         # Every xdist worker collects (and deselects) the whole suite, so the largest count is the count.
         self.deselected = 0
@@ -229,6 +246,10 @@ class _ControllerPlugin:
 
         self.worker_records.extend(Recorded.from_plain(item) for item in output.get(WORKER_OUTPUT_KEY, ()))
         self.deselected = max(self.deselected, int(output.get(WORKER_DESELECTED_KEY, 0)))
+        if output.get(WORKER_DATA_KEY):
+            from .datacheck import DataCheck
+
+            self.worker_data.extend(DataCheck.from_plain(item) for item in output[WORKER_DATA_KEY])
         if error is not None:
             self.gate.crashed_workers.append(str(getattr(getattr(node, "gateway", None), "id", node)))
 
@@ -251,6 +272,7 @@ class _ControllerPlugin:
 
         tests_passed = session.testsfailed == 0
         self.gate.records = [*self.sink, *self.worker_records]
+        self.gate.data_checks = [*self.data_sink, *self.worker_data]
         try:
             # Judging can still find a user mistake: two globs that match a recorded name equally.
             result = self.gate.judge(selection=_selection(session.config, self.deselected))
@@ -287,11 +309,12 @@ class _ControllerPlugin:
 
         terminalreporter.ensure_newline()
         terminalreporter.section("metric gate")
-        if self.gate.result is None:
+        shown = self.gate.shown_result
+        if shown is None:
             terminalreporter.write_line(
                 f"metric gate: not judged: {self.skipped_because or 'no result'}", yellow=True
             )
             return
         quiet = terminalreporter.config.get_verbosity() < 0
-        for line in terminal_lines(self.gate.result, details=self.gate.details, quiet=quiet):
+        for line in terminal_lines(shown, details=self.gate.details, quiet=quiet):
             terminalreporter.write_line(line.text, **line.markup)

@@ -268,8 +268,39 @@ def _count_distinct_numeric_rows(arr: NDArray[Any]) -> int:
         real = canon.view(canon.real.dtype) if canon.dtype.kind == "c" else canon
         real[np.isnan(real)] = np.nan
         real[real == 0] = 0.0
-    as_bytes = canon.view(np.dtype((np.void, canon.dtype.itemsize * canon.shape[1])))
+    width = canon.dtype.itemsize * canon.shape[1]
+    if width > 16 and width % 8 == 0:
+        distinct = _count_distinct_by_hash(canon.view(np.uint64).reshape(canon.shape[0], -1))
+        if distinct is not None:
+            return distinct
+    as_bytes = canon.view(np.dtype((np.void, width)))
     return int(np.unique(as_bytes.ravel()).size)
+
+
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (2^64 / golden ratio)
+
+
+def _count_distinct_by_hash(words: NDArray[np.uint64]) -> int | None:
+    """Distinct rows of a wide table via one 64-bit hash per row, verified; ``None`` on a hash collision.
+
+    Sorting hundreds of bytes per row as opaque records is slow; sorting one
+    hash per row is not. Rows with equal hashes are then compared in full, so
+    the count is exact: if two different rows ever share a hash, the caller
+    falls back to comparing whole rows.
+    """
+    hashes = np.zeros(words.shape[0], dtype=np.uint64)
+    shift = np.uint64(29)
+    for column in range(words.shape[1]):
+        hashes ^= words[:, column]
+        hashes *= _HASH_MULTIPLIER  # unsigned arithmetic wraps modulo 2^64
+        hashes ^= hashes >> shift
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])
+    first, second = order[same], order[same + 1]
+    if not np.array_equal(words[first], words[second]):
+        return None
+    return int(words.shape[0] - same.size)
 
 
 def duplicate_rate(rows: ArrayLike | Iterable[Any]) -> float:
@@ -601,27 +632,35 @@ def ks_statistic(reference: ArrayLike, current: ArrayLike) -> tuple[float, float
     func = "ks_statistic"
     ref = np.sort(_numeric_sample(reference, func, "reference"))
     cur = np.sort(_numeric_sample(current, func, "current"))
-    return _ks_sorted(ref, cur)
+    d, p_value, _ = _ks_sorted(ref, cur)
+    return d, p_value
 
 
-def _ks_sorted(ref: NDArray[Any], cur: NDArray[Any]) -> tuple[float, float]:
-    """KS ``D`` and its p-value (see :func:`ks_statistic`) of two sorted samples.
+def _ks_sorted(ref: NDArray[Any], cur: NDArray[Any]) -> tuple[float, float, float]:
+    """KS ``D``, its p-value (see :func:`ks_statistic`) and where the gap is largest, of two sorted samples.
 
     Both empirical CDFs are step functions that change only at observed
     values, so the largest gap is found at one of them: each CDF is evaluated
     at both samples' values (sorted needles keep the binary searches cheap).
     """
     n, m = ref.size, cur.size
-    gap = 0.0
-    for points in (ref, cur):
-        # side="right" counts values <= x, i.e. the right-continuous ECDF.
-        ref_cdf = np.searchsorted(ref, points, side="right") / n
-        cur_cdf = np.searchsorted(cur, points, side="right") / m
-        gap = max(gap, float(np.max(np.abs(ref_cdf - cur_cdf))))
+    gap, at = -1.0, float(ref[0])
+    for own, other, own_size, other_size in ((ref, cur, n, m), (cur, ref, m, n)):
+        # In a sorted sample, the values <= own[i] number i + 1 when own[i] is the last of
+        # its ties, so only the other sample needs a search. side="right" counts values
+        # <= x: the right-continuous ECDF.
+        last = np.flatnonzero(np.append(own[1:] != own[:-1], True))
+        points = own[last]
+        own_cdf = (last + 1) / own_size
+        other_cdf = np.searchsorted(other, points, side="right") / other_size
+        gaps = np.abs(own_cdf - other_cdf)
+        index = int(np.argmax(gaps))
+        if gaps[index] > gap:
+            gap, at = float(gaps[index]), float(points[index])
     d = min(max(gap, 0.0), 1.0)
     en = math.sqrt(n * m / (n + m))
     p_value = _kolmogorov_sf((en + 0.12 + 0.11 / en) * d)
-    return d, p_value
+    return d, p_value, at
 
 
 def _category_key(value: Any, func: str, name: str, index: int) -> Hashable:
@@ -706,6 +745,7 @@ class NumericDrift:
     ks_p: float
     n_reference: int
     n_current: int
+    ks_at: float  # a value where the two empirical CDFs are furthest apart (D is reached)
 
 
 def numeric_drift(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> NumericDrift:
@@ -732,7 +772,7 @@ def numeric_drift(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> N
     if not np.isfinite(ref_float).any():
         raise ValueError(f"{func}: reference has no finite values")
     ref_share, cur_share = _sorted_shares(ref_float, cur_float, bins)
-    d, p_value = _ks_sorted(ref, cur)
+    d, p_value, at = _ks_sorted(ref, cur)
     return NumericDrift(
         psi=_psi_from_shares(ref_share, cur_share),
         js=_js_from_shares(ref_share, cur_share),
@@ -740,6 +780,7 @@ def numeric_drift(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> N
         ks_p=p_value,
         n_reference=int(ref.size),
         n_current=int(cur.size),
+        ks_at=at,
     )
 
 

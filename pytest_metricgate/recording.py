@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .datacheck import DataCheck
     from .values import Measurement
 
 
@@ -51,9 +52,12 @@ class MetricGate:
     dropped, so a test suite behaves alike with and without ``--metric-gate``.
     """
 
-    def __init__(self, sink: list[Recorded] | None, test: str) -> None:
+    def __init__(
+        self, sink: list[Recorded] | None, test: str, data_sink: list[DataCheck] | None = None
+    ) -> None:
         self._sink = sink
         self._test = test
+        self._data_sink = data_sink
 
     def record(
         self,
@@ -107,6 +111,60 @@ class MetricGate:
         self.record(f"{name}.psi", quality.psi(reference, current, bins=bins))
         statistic, _p_value = quality.ks_statistic(reference, current)
         self.record(f"{name}.ks", statistic)
+
+    def check_data(
+        self,
+        reference: Any,
+        current: Any,
+        *,
+        categorical: Iterable[str] = (),
+        ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
+        key: str | None = None,
+        columns: Iterable[str] | None = None,
+        prefix: str = "data",
+        alpha: float | None = None,
+        bins: int = 10,
+    ) -> DataCheck:
+        """Compare this run's dataset with a reference, column by column, and record every figure.
+
+        ``reference`` and ``current`` are column-oriented: a mapping of column
+        name to values, a numpy structured array, or a pandas or pyarrow table.
+        Per column it records ``PREFIX.COL.psi``, ``.js``, ``.missing`` (and
+        ``.out_of_range`` for a column named in ``ranges``), with ``.ks`` and
+        ``.ks_p`` for numbers or ``.chi2_p`` for the ``categorical`` columns;
+        per dataset ``PREFIX.drift_share``, ``PREFIX.missing`` and
+        ``PREFIX.duplicates`` (of the ``key`` column when given, else of whole
+        rows). A column is drifted when its KS or chi-square p-value, Holm-adjusted
+        across the columns, is at most ``alpha`` (default 0.01): a dataset without
+        drift flags any column at most that often. Gate the figures like any
+        metric. Input that cannot be compared fails the calling test with one line
+        naming the column.
+        """
+        from . import datacheck
+
+        try:
+            found = datacheck.check(
+                reference,
+                current,
+                categorical=categorical,
+                ranges=ranges,
+                key=key,
+                columns=columns,
+                prefix=prefix,
+                alpha=datacheck.DEFAULT_ALPHA if alpha is None else alpha,
+                bins=bins,
+                test=self._test,
+            )
+        except datacheck.DataCheckError as exc:
+            import pytest
+
+            # One line, no traceback: the message names the column and what was found.
+            pytest.fail(str(exc), pytrace=False)
+        for name, (value, n) in found.metrics().items():
+            self.record(name, value, n=n)
+        if self._data_sink is not None:
+            self._data_sink.append(found)
+        return found
 
 
 def _check_name(name: object) -> None:

@@ -20,9 +20,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gate import ACCEPTED, FAIL, NOT_RUN, PASS, UNGATED, WARN, GateResult, Verdict, format_value
+
+if TYPE_CHECKING:
+    from .datacheck import ColumnCheck, DataCheck
 
 MANIFEST = ".metricgate-manifest.json"
 _RESERVED_STEMS = frozenset({"overview", "index", "summary"})
@@ -274,8 +277,11 @@ def index_html(
     charts: Mapping[str, tuple[str, bytes]],
     overview: tuple[str, bytes] | None,
     notes: Sequence[str] = (),
+    data_html: str = "",
 ) -> str:
     """``index.html``: one self-contained page (status banner, verdict table, every chart as a data URI).
+
+    ``data_html`` is the data section (see ``data_html``), placed after the notes.
 
     No script, no external resource: it opens from a downloaded artifact with no
     server and no network, and its Content-Security-Policy forbids scripts even
@@ -334,6 +340,12 @@ ul.notes {{ color: #57606a; font-size: 13px; }}
 figure {{ margin: 24px 0; }}
 figure img {{ max-width: 100%; height: auto; border: 1px solid #d0d7de; }}
 figcaption {{ font-size: 13px; color: #57606a; }}
+section.data h2 {{ font-size: 18px; margin: 28px 0 4px; }}
+section.data p.dataset {{ margin: 0; color: #57606a; }}
+table.data-columns {{ font-size: 13px; }}
+table.data-columns tr.drifted {{ background: #ffebe9; }}
+table.data-columns tr.drifted td.verdict {{ color: #cf222e; font-weight: 700; }}
+table.data-columns td.flag {{ color: #9a6700; font-weight: 700; }}
 </style>
 </head>
 <body>
@@ -346,6 +358,7 @@ figcaption {{ font-size: 13px; color: #57606a; }}
 </tbody>
 </table>
 <ul class="notes">{note_items}</ul>
+{data_html}
 {chr(10).join(figures)}
 </main>
 </body>
@@ -490,3 +503,202 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+# ---------------------------------------------------------------------------
+# The data section: what metric_gate.check_data found
+# ---------------------------------------------------------------------------
+
+
+def data_charted(checks: Sequence[DataCheck]) -> list[tuple[str, ColumnCheck]]:
+    """``(key, column)`` for every column that gets a distribution chart; the key names its chart file."""
+    return [
+        (f"distribution.{check.prefix}.{column.name}", column)
+        for check in checks
+        for column in check.charted()
+    ]
+
+
+def _data_key(check: DataCheck, column: ColumnCheck) -> str:
+    return f"distribution.{check.prefix}.{column.name}"
+
+
+def data_summary(checks: Sequence[DataCheck], chart_files: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The ``data`` list of ``summary.json``: one entry per ``check_data`` call, with every column's figures."""
+    entries = []
+    for check in checks:
+        columns = []
+        for column in check.columns:
+            columns.append(
+                {
+                    "name": column.name,
+                    "kind": column.kind,
+                    "drifted": column.drifted,
+                    "test": column.test_name,
+                    "p_value": _json_number(column.p_value),
+                    "p_adjusted": _json_number(column.p_adjusted),
+                    "psi": _json_number(column.psi),
+                    "ks": _json_number(column.ks),
+                    "js": _json_number(column.js),
+                    "missing": column.missing,
+                    "out_of_range": column.out_of_range,
+                    "infinite": column.infinite,
+                    "n_reference": column.n_reference,
+                    "n_current": column.n_current,
+                    "note": column.note or None,
+                    "chart": chart_files.get(_data_key(check, column)),
+                }
+            )
+        entries.append(
+            {
+                "prefix": check.prefix,
+                "test": check.test,
+                "alpha": check.alpha,
+                "method": "KS (numbers) and chi-square (categories), Holm-adjusted across columns",
+                "rows_reference": check.rows_reference,
+                "rows_current": check.rows_current,
+                "columns_checked": len(check.columns),
+                "drifted": [column.name for column in check.drifted],
+                "drift_share": check.drift_share,
+                "missing": check.missing,
+                "duplicates": check.duplicates,
+                "duplicates_of": check.duplicates_of,
+                "columns": columns,
+            }
+        )
+    return entries
+
+
+def data_markdown(checks: Sequence[DataCheck], chart_files: Mapping[str, str]) -> str:
+    """summary.md's data lines: one per dataset, naming the drifted columns and linking their charts."""
+    if not checks:
+        return ""
+    lines = [""]
+    for check in checks:
+        lines.append(f"- {_md(check.terminal_line())}")
+        links = [
+            f"[{_md(column.name)}]({chart_files[_data_key(check, column)]})"
+            for column in check.charted()
+            if _data_key(check, column) in chart_files
+        ]
+        if links:
+            lines.append(f"  - distribution charts (in index.html): {', '.join(links)}")
+    return "\n".join(lines) + "\n"
+
+
+def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes]]) -> str:
+    """The data section of index.html: per dataset a headline, one table row per column, and the charts."""
+    if not checks:
+        return ""
+    e = html.escape
+    parts = ['<section class="data" id="data">']
+    for check in checks:
+        drifted = check.drifted
+        parts.append(
+            f'<h2 id="data-{_anchor(check.prefix)}">Data: {e(check.prefix)}</h2>'
+            f'<p class="dataset">{e(_dataset_sentence(check))}</p>'
+        )
+        header = (
+            "column",
+            "type",
+            "drift",
+            "test p",
+            "Holm-adjusted p",
+            "PSI",
+            "KS D",
+            "JS",
+            "missing",
+            "out of range",
+            "infinite",
+            "rows (reference / current)",
+        )
+        rows = []
+        for column in _data_rows_order(check):
+            chart = charts.get(_data_key(check, column))
+            name = (
+                f'<a href="#{e(_anchor(_data_key(check, column)))}">{e(column.name)}</a>'
+                if chart
+                else e(column.name)
+            )
+            verdict = "DRIFTED" if column.drifted else "stable"
+            if column.note:
+                verdict += f" ({column.note})"
+            cells = [
+                e(column.kind),
+                e(verdict),
+                _data_number(column.p_value),
+                _data_number(column.p_adjusted),
+                _data_number(column.psi),
+                _data_number(column.ks),
+                _data_number(column.js),
+                _data_share(column.missing),
+                "-" if column.out_of_range is None else _data_share(column.out_of_range),
+                str(column.infinite) if column.infinite else "0",
+                f"{column.n_reference} / {column.n_current}",
+            ]
+            flags = [
+                False,
+                False,
+                False,
+                False,
+                False,
+                False,
+                False,
+                column.missing > 0,
+                bool(column.out_of_range),
+                column.infinite > 0,
+                False,
+            ]
+            tds = "".join(
+                f'<td class="{"verdict" if index == 1 else "num"}{" flag" if flag else ""}">{cell}</td>'
+                for index, (cell, flag) in enumerate(zip(cells, flags))
+            )
+            rows.append(
+                f'<tr class="{"drifted" if column.drifted else "stable"}"><th scope="row">{name}</th>{tds}</tr>'
+            )
+        head = "".join(f'<th scope="col">{e(cell)}</th>' for cell in header)
+        parts.append(
+            f'<table class="data-columns" data-prefix="{e(check.prefix)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>\n{chr(10).join(rows)}\n</tbody></table>"
+        )
+        for column in check.charted():
+            key = _data_key(check, column)
+            if key in charts:
+                caption = f"{check.prefix}.{column.name}: reference vs current ({'drifted' if column.drifted else 'stable'})"
+                parts.append(_figure(_anchor(key), caption, caption, charts[key]))
+        del drifted
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _dataset_sentence(check: DataCheck) -> str:
+    drifted = check.drifted
+    names = ", ".join(column.name for column in drifted)
+    moved = f"{len(drifted)} drifted ({names})" if drifted else "none drifted"
+    key = f"key column {check.duplicates_of}" if check.duplicates_of else "whole rows"
+    return (
+        f"{len(check.columns)} columns of {check.rows_reference} reference and {check.rows_current} current rows: "
+        f"{moved} at family-wise level {check.alpha:g} (KS for numbers, chi-square for categories, "
+        f"Holm-adjusted); missing {_data_share(check.missing)} of cells; duplicates {_data_share(check.duplicates)} "
+        f"({key})."
+    )
+
+
+def _data_rows_order(check: DataCheck) -> list[ColumnCheck]:
+    """Drifted columns first, then by p-value, smallest first; untested ones last."""
+    return sorted(
+        check.columns,
+        key=lambda column: (not column.drifted, 2.0 if column.p_value is None else column.p_value),
+    )
+
+
+def _data_number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.2e}"
+    return f"{value:.4g}"
+
+
+def _data_share(share: float) -> str:
+    return f"{share * 100:.2f}%" if share else "0"

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import acceptance, baselines, runinfo, stores
 from .config import GateConfig, MetricRule, display_path
@@ -24,6 +24,10 @@ from .report import (
     Series,
     Shift,
     chart_file_names,
+    data_charted,
+    data_html,
+    data_markdown,
+    data_summary,
     display_labels,
     find_shifts,
     index_html,
@@ -34,6 +38,9 @@ from .report import (
 )
 from .stores import HistoryTail, Recording
 from .values import Measurement, Run, read_current_file
+
+if TYPE_CHECKING:
+    from .datacheck import DataCheck
 
 
 @dataclass
@@ -61,6 +68,21 @@ class GateSession:
     # baseline-model: the champion's run (None: no such alias yet) and how the notes name it.
     champion: Run | None = None
     champion_described: str | None = None
+    data_checks: list[DataCheck] = field(default_factory=list)
+
+    @property
+    def shown_result(self) -> GateResult | None:
+        """The result as the terminal, the charts and the verdict tables show it.
+
+        The many ``check_data`` figures nobody gates stay out of them (they are in
+        the report's data section and in summary.json instead).
+        """
+        if self.result is None or not self.data_checks:
+            return self.result
+        from .datacheck import quiet_names
+
+        quiet = quiet_names(self.data_checks, self.result)
+        return replace(self.result, verdicts=tuple(v for v in self.result.verdicts if v.name not in quiet))
 
     @property
     def report_dir_shown(self) -> str:
@@ -197,6 +219,11 @@ class GateSession:
         if not runs and any(_has_relative_rule(rule) for rule in self.rules):
             result = replace(result, caveat=f"relative rules not applied: {self.missing_baseline()}")
         self.result = result
+        if self.data_checks:
+            from .datacheck import explain
+
+            self.result = explain(self.result, self.data_checks)
+            self.details.extend(check.terminal_line() for check in self.data_checks)
         self.series = self.build_series(runs, values, settings)
         return self.result
 
@@ -245,12 +272,12 @@ class GateSession:
         """
         from . import parallel
 
-        assert self.result is not None
+        assert self.result is not None and self.shown_result is not None
         shown_runs = list(runs[-(self.config.chart_runs - 1) :]) if self.config.chart_runs > 1 else []
         skipped = len(runs) - len(shown_runs)
         rules = {rule.name: rule for rule in self.rules}
         labels = tuple(run.label or "" for run in shown_runs) + (self.current_label,)
-        names = [verdict.name for verdict in self.result.verdicts]
+        names = [verdict.name for verdict in self.shown_result.verdicts]
         # A shift is named by the run's own label (its full timestamp, say), else its place;
         # every metric shares the runs, so this is worked out once.
         shift_labels = tuple(label or place for label, place in zip(labels, display_labels(labels)))
@@ -313,32 +340,47 @@ class GateSession:
 
     def write_report(self) -> None:
         """Charts, overview, summary.json, summary.md and index.html into the report directory."""
-        assert self.result is not None
+        assert self.result is not None and self.shown_result is not None
         from . import charts  # matplotlib is imported only when the gate runs
 
         fmt = self.config.chart_format
         rules = {rule.name: rule for rule in self.rules}
-        verdicts = {v.name: v for v in self.result.verdicts}
-        names = [v.name for v in self.result.verdicts]
-        self.chart_files = chart_file_names(names, fmt)
+        shown = self.shown_result
+        verdicts = {v.name: v for v in shown.verdicts}
+        names = [v.name for v in shown.verdicts]
+        distributions = data_charted(self.data_checks)
+        all_files = chart_file_names([*names, *(key for key, _ in distributions)], fmt)
+        self.chart_files = {name: all_files[name] for name in names}
         drawn, overview_bytes = charts.draw_all(
             [self.series[name] for name in names], verdicts, rules, fmt, forkserver=self.forkserver
         )
         chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
+        distribution_bytes = {
+            key: (all_files[key], data)
+            for (key, _), data in zip(distributions, charts.draw_distributions(distributions, fmt))
+        }
         overview = (f"overview.{fmt}", overview_bytes)
         notes = [*self.result.notes, *self.details]
         shifts = {name: self.recent_shifts(item).shifts for name, item in self.series.items()}
-        summary = summary_json(
-            self.result, self.chart_files, notes=notes, extra={"overview": overview[0]}, shifts=shifts
+        extra: dict[str, object] = {"overview": overview[0]}
+        if self.data_checks:
+            extra["data"] = data_summary(self.data_checks, {k: f for k, (f, _) in distribution_bytes.items()})
+        summary = summary_json(self.result, self.chart_files, notes=notes, extra=extra, shifts=shifts)
+        markdown = summary_markdown(shown, notes=notes) + data_markdown(
+            self.data_checks, {k: f for k, (f, _) in distribution_bytes.items()}
         )
-        markdown = summary_markdown(self.result, notes=notes)
         files = {file_name: data for file_name, data in chart_bytes.values()}
+        files.update({file_name: data for file_name, data in distribution_bytes.values()})
         files[overview[0]] = overview[1]
         self.summary = summary
         files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
         files["summary.md"] = markdown.encode()
         files["index.html"] = index_html(
-            self.result, charts=chart_bytes, overview=overview, notes=notes
+            shown,
+            charts=chart_bytes,
+            overview=overview,
+            notes=notes,
+            data_html=data_html(self.data_checks, distribution_bytes),
         ).encode()
         try:
             write_report_dir(self.config.report_dir, files)
@@ -346,9 +388,10 @@ class GateSession:
             raise MetricGateError(
                 f"{self.report_dir_shown}: cannot write the report: {exc.strerror or exc}"
             ) from None
+        drawn_data = f", {_plural(len(distributions), 'distribution chart')}" if distributions else ""
         self.details.append(
-            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}, overview, index.html, "
-            "summary.json, summary.md)"
+            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}{drawn_data}, overview, "
+            "index.html, summary.json, summary.md)"
         )
         self.append_step_summary(markdown)
 

@@ -233,3 +233,49 @@ def test_index_html_renders_in_a_real_browser(reported, tmp_path):
             browser.close()
     assert screenshot.stat().st_size > 10_000
     assert Path(screenshot).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_data_section_renders_in_a_real_browser(project, tmp_path):
+    """check_data's section of index.html: its table has a row per column and every distribution chart decodes."""
+    executable = _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+    from test_plugin_data import CONFIG as DATA_CONFIG
+    from test_plugin_data import DATA_TEST, DRIFT_AND_MISSING
+
+    project.config(DATA_CONFIG)
+    project.file("test_data.py", DATA_TEST.replace("CURRENT_CHANGE", DRIFT_AND_MISSING))
+    assert project.run().ret == 1
+    index = project.path / "metricgate-report/index.html"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(index.as_uri(), wait_until="load")
+            section = page.locator("section.data")
+            assert section.locator("h2").inner_text() == "Data: data"
+            rows = section.locator("table.data-columns tbody tr")
+            assert rows.count() == 3  # one row per column
+            assert rows.nth(0).locator("th").inner_text() == "income"
+            assert rows.nth(0).locator("td.verdict").inner_text() == "DRIFTED"
+            assert (
+                page.evaluate(
+                    "() => getComputedStyle(document.querySelector('table.data-columns tr.drifted')).backgroundColor"
+                )
+                == "rgb(255, 235, 233)"
+            )
+            widths = page.evaluate(
+                "() => Array.from(document.querySelectorAll('section.data img'))"
+                ".map(image => image.complete && image.naturalWidth)"
+            )
+            assert widths == [900, 900, 900], (
+                widths
+            )  # three distribution charts, each decoded (9 in x 100 dpi)
+            assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+            page.locator("section.data").screenshot(path=str(tmp_path / "data.png"))
+        finally:
+            browser.close()
+    assert (tmp_path / "data.png").read_bytes().startswith(b"\x89PNG")
