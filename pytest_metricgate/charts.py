@@ -822,10 +822,10 @@ def _distribution_figure(title: str, column: ColumnCheck) -> Figure:
         figure.text(0.5, 0.5, "no chart data", ha="center", va="center")
         return figure
     if chart.kind == "categorical":
-        figure.subplots_adjust(left=0.07, right=0.99, top=0.84, bottom=0.25)
+        figure.subplots_adjust(left=0.08, right=0.99, top=0.84, bottom=0.2)
         _draw_category_bars(figure.add_subplot(), chart)
         return figure
-    figure.subplots_adjust(left=0.06, right=0.99, top=0.84, bottom=0.2, wspace=0.18)
+    figure.subplots_adjust(left=0.08, right=0.99, top=0.84, bottom=0.13, wspace=0.22)
     _draw_histograms(figure.add_subplot(1, 2, 1), chart, column)
     _draw_ecdfs(figure.add_subplot(1, 2, 2), chart, column)
     return figure
@@ -886,6 +886,8 @@ def _draw_ecdfs(axes: Axes, chart: DistributionChart, column: ColumnCheck) -> No
             color=VERDICT_COLOURS[FAIL],
         )
     axes.set_ylim(-0.02, 1.02)
+    # The histogram's range, so the two panels read on one x scale (the far tails sit at 0 and 1).
+    axes.set_xlim(chart.edges[0], chart.edges[-1])
     axes.set_ylabel("share <= x")
     axes.set_title("empirical CDFs (KS D is the largest vertical gap)", loc="left", fontsize=9)
     axes.legend(loc="lower right", fontsize=8, frameon=False)

@@ -343,6 +343,7 @@ figcaption {{ font-size: 13px; color: #57606a; }}
 section.data h2 {{ font-size: 18px; margin: 28px 0 4px; }}
 section.data p.dataset {{ margin: 0; color: #57606a; }}
 table.data-columns {{ font-size: 13px; }}
+table.data-columns td.num {{ white-space: nowrap; }}
 table.data-columns tr.drifted {{ background: #ffebe9; }}
 table.data-columns tr.drifted td.verdict {{ color: #cf222e; font-weight: 700; }}
 table.data-columns td.flag {{ color: #9a6700; font-weight: 700; }}
@@ -512,15 +513,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def data_charted(checks: Sequence[DataCheck]) -> list[tuple[str, ColumnCheck]]:
     """``(key, column)`` for every column that gets a distribution chart; the key names its chart file."""
-    return [
-        (f"distribution.{check.prefix}.{column.name}", column)
-        for check in checks
-        for column in check.charted()
-    ]
+    return [(_data_key(check, column), column) for check in checks for column in check.charted()]
+
+
+def data_titles(charted: Sequence[tuple[str, ColumnCheck]]) -> list[tuple[str, ColumnCheck]]:
+    """``(title, column)`` for ``data_charted``'s pairs: the title is the column's metric stem, ``data.income``."""
+    return [(key.removeprefix(_DATA_KEY_PREFIX), column) for key, column in charted]
+
+
+_DATA_KEY_PREFIX = "distribution."
 
 
 def _data_key(check: DataCheck, column: ColumnCheck) -> str:
-    return f"distribution.{check.prefix}.{column.name}"
+    return f"{_DATA_KEY_PREFIX}{check.prefix}.{column.name}"
 
 
 def data_summary(checks: Sequence[DataCheck], chart_files: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -593,7 +598,6 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
     e = html.escape
     parts = ['<section class="data" id="data">']
     for check in checks:
-        drifted = check.drifted
         parts.append(
             f'<h2 id="data-{_anchor(check.prefix)}">Data: {e(check.prefix)}</h2>'
             f'<p class="dataset">{e(_dataset_sentence(check))}</p>'
@@ -610,7 +614,7 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
             "missing",
             "out of range",
             "infinite",
-            "rows (reference / current)",
+            "values (reference / current)",
         )
         rows = []
         for column in _data_rows_order(check):
@@ -666,7 +670,6 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
             if key in charts:
                 caption = f"{check.prefix}.{column.name}: reference vs current ({'drifted' if column.drifted else 'stable'})"
                 parts.append(_figure(_anchor(key), caption, caption, charts[key]))
-        del drifted
     parts.append("</section>")
     return "\n".join(parts)
 

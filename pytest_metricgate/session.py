@@ -28,6 +28,7 @@ from .report import (
     data_html,
     data_markdown,
     data_summary,
+    data_titles,
     display_labels,
     find_shifts,
     index_html,
@@ -357,7 +358,12 @@ class GateSession:
         chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
         distribution_bytes = {
             key: (all_files[key], data)
-            for (key, _), data in zip(distributions, charts.draw_distributions(distributions, fmt))
+            for (key, _), data in zip(
+                distributions,
+                charts.draw_distributions(
+                    [(title, column) for title, column in data_titles(distributions)], fmt
+                ),
+            )
         }
         overview = (f"overview.{fmt}", overview_bytes)
         notes = [*self.result.notes, *self.details]
