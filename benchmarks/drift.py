@@ -81,7 +81,7 @@ def splits(count: int, seed: int) -> list[Split]:
 
 
 def rate(hits: int, total: int) -> str:
-    low, high = wilson_interval(hits, total, 0.95)
+    low, high = wilson_interval(hits / total, total, 0.95)
     return f"{hits / total * 100:.2f}% ({hits}/{total}; 95% CI {low * 100:.2f}-{high * 100:.2f}%)"
 
 
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         psi_any += max(psis) > 0.1
 
     total = len(made)
-    _, high_clean = wilson_interval(any_flag, total, 0.95)
+    _, high_clean = wilson_interval(any_flag / total, total, 0.95)
     worst_feature = min(per_feature, key=lambda name: sum(per_feature[name]) / len(per_feature[name]))
     worst = per_feature[worst_feature]
     met_clean = any_flag / total <= 0.01 and high_clean <= 0.015

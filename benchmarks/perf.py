@@ -9,7 +9,7 @@ It generates its own projects in a temporary directory and runs each scenario
 as real ``pytest`` processes, several times, alternating the variants it
 compares so that load on the machine hits both alike; it reports medians.
 
-The targets (from the project's performance and shared-history issues):
+The targets (from the project's performance, shared-history and data-drift issues):
 
 1. **Off costs nothing.** With the plugin installed and no ``--metric-gate``, a
    50-test session takes at most 2 % longer than the same session with
@@ -36,6 +36,12 @@ The targets (from the project's performance and shared-history issues):
 5. **xdist.** The same session under ``-n 2``: the gate's wall time (the run
    minus the same run with the gate off, which removes xdist's start-up and the
    tests' own time) is at most 1.1x the gate's wall time without xdist.
+7. **Data checks.** ``metric_gate.check_data`` on 50 columns of 100,000 rows
+   (reference and current) adds under 2 s of wall time to a gated session with
+   chart drawing stubbed, measured against the same session that makes the same
+   data but does not check it; and one distribution chart costs at most 1.5x
+   one trend chart of 200 points, the existing per-chart budget.
+   (``--data-only`` runs this scenario alone.)
 
 6. **Shared history on MLflow** (``--only mlflow`` runs just this; it needs the full ``mlflow``
    package for the server, which ``.ci/run`` installs into ``.venv-mlflow``, or
@@ -58,6 +64,7 @@ import argparse
 import functools
 import io
 import json
+import math
 import os
 import random
 import statistics
@@ -83,6 +90,7 @@ STUB_CHARTS = textwrap.dedent(
     import sys, types
     stub = types.ModuleType("pytest_metricgate.charts")
     stub.draw_all = lambda series, verdicts, rules, fmt, **options: ([b"" for _ in series], b"")
+    stub.draw_distributions = lambda items, fmt, **options: [b"" for _ in items]
     sys.modules["pytest_metricgate.charts"] = stub
     """
 )
@@ -786,6 +794,106 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
         server.stop()
 
 
+# -- 7. data checks ------------------------------------------------------------------------
+
+DATA_TEST = textwrap.dedent(
+    """
+    import numpy as np
+
+    CHECK = {check}
+
+    def test_data(metric_gate):
+        rng = np.random.default_rng(11)
+        reference = {{f"feature_{{i:02d}}": rng.normal(size=100_000) for i in range(50)}}
+        current = {{f"feature_{{i:02d}}": rng.normal(size=100_000) for i in range(50)}}
+        current["feature_07"] = current["feature_07"] + 0.1  # one drifted column
+        if CHECK:
+            metric_gate.check_data(reference, current)
+        else:
+            metric_gate.record("data.drift_share", 0.02)
+    """
+)
+
+
+def scenario_data(base: Path, rounds: int) -> list[Row]:
+    """check_data on 50 columns x 100,000 rows: the gate's added wall time, charts stubbed, and chart cost."""
+    projects = {}
+    for variant, check in (("check", True), ("base", False)):
+        project = base / f"data-{variant}"
+        write(
+            project / "pyproject.toml",
+            '[tool.pytest.ini_options]\n\n[tool.metricgate.metrics."data.drift_share"]\nmax = 1\n',
+        )
+        write(project / "test_data.py", DATA_TEST.format(check=check))
+        projects[variant] = project
+    write(base / "stubs" / "metricgate_stub_charts.py", STUB_CHARTS)
+    stub = ("-p", "metricgate_stub_charts")
+    stub_env = {"PYTHONPATH": str(base / "stubs")}
+    results = alternate(
+        {
+            "check": lambda: run_pytest(projects["check"], "--metric-gate", *stub, env=stub_env),
+            "base": lambda: run_pytest(projects["base"], "--metric-gate", *stub, env=stub_env),
+        },
+        rounds,
+    )
+    check, plain = (median([m.wall for m in results[name]]) for name in ("check", "base"))
+    check_cpu, plain_cpu = (median([m.cpu for m in results[name]]) for name in ("check", "base"))
+    trend, distribution, charted = _data_chart_costs(max(3, rounds))
+    return [
+        Row(
+            "7. check_data, 50 columns x 100,000 rows: added wall time, charts stubbed",
+            f"{check - plain:.2f} s ({check:.2f} s vs {plain:.2f} s with the data made but not checked)",
+            check - plain,
+            2.0,
+        ),
+        Row("   the same, CPU time", f"{check_cpu - plain_cpu:.2f} s", None, None),
+        Row(
+            f"   one distribution chart vs one trend chart of 200 points (PNG, one process; {charted} charted)",
+            f"{distribution * 1000:.1f} ms vs {trend * 1000:.1f} ms",
+            distribution / trend,
+            1.5,
+        ),
+    ]
+
+
+def _data_chart_costs(repeat: int) -> tuple[float, float, int]:
+    """Seconds for one trend chart (200 points) and one distribution chart, each drawn ``repeat`` times here."""
+    import numpy as np
+
+    from pytest_metricgate import charts, datacheck
+    from pytest_metricgate.config import MetricRule
+    from pytest_metricgate.gate import Verdict
+    from pytest_metricgate.report import Series
+
+    rng = np.random.default_rng(11)
+    reference = {f"feature_{i:02d}": rng.normal(size=100_000) for i in range(50)}
+    current = {f"feature_{i:02d}": rng.normal(size=100_000) for i in range(50)}
+    current["feature_07"] = current["feature_07"] + 0.1
+    columns = datacheck.check(reference, current).charted()
+    series = Series(
+        "accuracy",
+        tuple(f"r{i}" for i in range(200)),
+        tuple(0.9 + 0.01 * math.sin(i) for i in range(200)),
+        (False,) * 200,
+        True,
+    )
+    rule = MetricRule(name="accuracy", min=0.85)
+    verdict = Verdict(name="accuracy", verdict="pass", value=0.9, limits="min 0.85")
+
+    def timed(draw: Callable[[], object]) -> float:
+        draw()
+        started = time.perf_counter()
+        for _ in range(repeat):
+            draw()
+        return (time.perf_counter() - started) / repeat
+
+    trend = timed(lambda: charts.metric_chart(series, verdict, rule, "png"))
+    distribution = timed(
+        lambda: [charts.distribution_chart("data.x", column, "png") for column in columns]
+    ) / len(columns)
+    return trend, distribution, len(columns)
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -823,6 +931,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("mlflow",), default=None, help="run only this scenario (6, MLflow)"
     )
+    parser.add_argument("--data-only", action="store_true", help="run the data-check scenario (7) alone")
     arguments = parser.parse_args(argv)
     rounds = arguments.rounds or (5 if arguments.quick else 21)
     big_runs = 100_000 if arguments.quick else 1_000_000
@@ -831,6 +940,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = Path(temporary)
         if arguments.only == "mlflow":
             rows = scenario_mlflow(base, max(3, rounds // 4))
+        elif arguments.data_only:
+            rows = scenario_data(base, max(3, rounds // 4))
         else:
             rows = [
                 *scenario_off(base, rounds),
@@ -838,6 +949,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 *scenario_charts(max(3, rounds // 4)),
                 *scenario_many(base, max(3, rounds // 6)),
                 *scenario_mlflow(base, max(3, rounds // 4)),
+                *scenario_data(base, max(3, rounds // 4)),
             ]
     import matplotlib
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .config import MetricRule
 from .datacheck import ColumnCheck, DistributionChart
@@ -826,8 +826,14 @@ def _distribution_figure(title: str, column: ColumnCheck) -> Figure:
         _draw_category_bars(figure.add_subplot(), chart)
         return figure
     figure.subplots_adjust(left=0.08, right=0.99, top=0.84, bottom=0.13, wspace=0.22)
-    _draw_histograms(figure.add_subplot(1, 2, 1), chart, column)
-    _draw_ecdfs(figure.add_subplot(1, 2, 2), chart, column)
+    histogram, ecdf = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    _draw_histograms(histogram, chart, column)
+    _draw_ecdfs(ecdf, chart, column)
+    # Few ticks: tick labels are most of a small panel's drawing cost, and five per axis read as well.
+    for axes in (histogram, ecdf):
+        axes.xaxis.set_major_locator(MaxNLocator(5))
+    histogram.yaxis.set_major_locator(MaxNLocator(4))
+    ecdf.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
     return figure
 
 
@@ -839,12 +845,11 @@ def _p_text(value: float | None) -> str:
 
 def _draw_histograms(axes: Axes, chart: DistributionChart, column: ColumnCheck) -> None:
     edges = list(chart.edges)
-    lefts, widths = edges[:-1], [b - a for a, b in itertools.pairwise(edges)]
-    axes.bar(
-        lefts,
+    # One filled outline rather than a bar per bin: the same picture at a fraction of the drawing cost.
+    axes.stairs(
         chart.reference,
-        width=widths,
-        align="edge",
+        edges,
+        fill=True,
         color=_REFERENCE_COLOUR,
         alpha=0.45,
         label=f"reference (n={column.n_reference})",
@@ -874,7 +879,6 @@ def _draw_ecdfs(axes: Axes, chart: DistributionChart, column: ColumnCheck) -> No
             [low, high],
             color=VERDICT_COLOURS[FAIL],
             linewidth=2.2,
-            label="largest gap",
         )
         axes.annotate(
             f"D = {column.ks:.3f}",
@@ -889,8 +893,8 @@ def _draw_ecdfs(axes: Axes, chart: DistributionChart, column: ColumnCheck) -> No
     # The histogram's range, so the two panels read on one x scale (the far tails sit at 0 and 1).
     axes.set_xlim(chart.edges[0], chart.edges[-1])
     axes.set_ylabel("share <= x")
+    # The colours are the histogram's, whose legend names them; the red gap is labelled where it is drawn.
     axes.set_title("empirical CDFs (KS D is the largest vertical gap)", loc="left", fontsize=9)
-    axes.legend(loc="lower right", fontsize=8, frameon=False)
 
 
 def _cdf_at(quantiles: Sequence[float], probabilities: Sequence[float], x: float) -> float:

@@ -58,10 +58,11 @@ __all__ = [
 
 #: Added to every bin (or category) share before PSI is computed, after which
 #: the shares are renormalised to sum to one. Without it a bin that is empty in
-#: exactly one sample makes ``ln(c / r)`` infinite; with it such a bin
-#: contributes roughly ``share * ln(share / 1e-4) = share * (9.2 + ln(share))``
-#: (9.2 per unit of share only for shares near 1; 0.69 for a share of 0.1),
-#: i.e. large enough to fail any sensible gate but still finite and comparable
+#: exactly one sample makes ``ln(c / r)`` infinite; with it a bin holding a
+#: share ``r`` of one sample and nothing of the other, among ``k`` bins,
+#: contributes exactly ``r * ln(1 + r / 1e-4) / (1 + k * 1e-4)``, about
+#: ``r * ln(r / 1e-4)``: 0.69 for a decile bin (r = 0.1), 9.2 only when r is
+#: near 1. Large enough to fail any sensible gate, still finite and comparable
 #: between runs.
 PSI_EPSILON: float = 1e-4
 
@@ -484,8 +485,11 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
     symmetrised Kullback-Leibler divergence of the two binned distributions
     (Siddiqi, *Credit Risk Scorecards*, Wiley 2006; statistical properties in
     Yurdakul, "Statistical properties of population stability index", 2018).
-    Common rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25
-    significant shift.
+    Common rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 a
+    real shift. It ignores sample size: on samples of a few hundred rows, PSI
+    of an unshifted feature often exceeds 0.1 by chance, so judge drift with
+    ``metric_gate.check_data``'s sample-size-aware verdict where samples are
+    small.
 
     Binning:
 
@@ -502,9 +506,11 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
       identical constant samples give 0 and a move in either direction is
       detected.
 
-    Empty bins: every share gets :data:`PSI_EPSILON` (1e-4) added and the
-    shares are renormalised to sum to 1, so a bin that is empty in one sample
-    contributes a large but finite amount (about ``share * (9.2 + ln(share))``).
+    Empty bins: every share ``s`` of ``k`` bins becomes
+    ``(s + PSI_EPSILON) / (1 + k * PSI_EPSILON)`` (``PSI_EPSILON`` = 1e-4), so a
+    bin with share ``r`` in one sample and none in the other contributes
+    ``r * ln(1 + r / 1e-4) / (1 + k * 1e-4)``: about 0.69 for ``r = 0.1``, 9.2
+    only for ``r`` near 1.
 
     Missing values (NaN, ``None``) are dropped from both samples before
     binning. Infinite values are allowed in ``current`` (outer bins) but not
