@@ -12,7 +12,12 @@ import pytest
 
 # pytester's in-process runs drop modules first imported inside them, and numpy
 # cannot be imported twice in one process: load the heavy modules out here.
-import pytest_metricgate.charts  # noqa: F401
+import pytest_metricgate.charts
+
+# Loaded here too, so that in-process runs do not parse it anew each time: CPython 3.11's
+# parser can fail with "AST constructor recursion depth mismatch" after a test caught a
+# RecursionError in the same process (test_properties' deeply nested JSON).
+import pytest_metricgate.session  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
