@@ -245,3 +245,24 @@ def test_odd(metric_gate):
     income = {m["name"]: m for m in summary["metrics"]}["data.income.missing"]
     assert income["value"] == 1.0 and income["verdict"] == "fail"
     assert json.dumps(summary, allow_nan=False)
+
+
+def test_a_glob_table_gates_every_column_s_figure(project):
+    project.config(
+        """
+        [tool.metricgate.metrics."data.*.missing"]
+        direction = "lower"
+        max = 0.05
+        """
+    )
+    project.file("test_data.py", DATA_TEST.replace("CURRENT_CHANGE", DRIFT_AND_MISSING))
+    result = project.run()
+    assert result.ret == 1
+    output = result.stdout.str()
+    # Every column's missing share is gated by the one glob table, and only income's fails.
+    assert re.search(r"^data\.income\.missing +0\.100 .*FAIL", output, re.MULTILINE), output
+    assert re.search(
+        r"^data\.age\.missing +0\.000 .*via \"data\.\*\.missing\" +pass", output, re.MULTILINE
+    ), output
+    assert re.search(r"^data\.segment\.missing +0\.000 .*pass", output, re.MULTILINE), output
+    assert "data.age.psi" not in output  # still quiet: no table matches it
