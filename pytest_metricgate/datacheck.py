@@ -449,7 +449,7 @@ def check(
     found = _judge(found, alpha)
     found = _with_charts(found, ref_columns, cur_columns)
     if key is not None:
-        duplicates = _duplicate_rate([_codes_for_duplicates(cur_columns[key], key, key in categorical_names)])
+        duplicates = _duplicate_rate([_codes_for_duplicates(cur_columns[key], key)])
     else:
         duplicates = _duplicate_rate(codes)
     return DataCheck(
@@ -592,7 +592,7 @@ def _numeric_column(
         out_of_range=out_of_range,
         infinite=infinite,
     )
-    code = cur_values if cur_values.dtype.kind == "f" else cur_values.astype(np.float64)
+    code = _codes_for_duplicates(cur_values, name)
     if observed == 0:
         return _replace(base, drifted=True, note="every value missing"), code
     drift = quality.numeric_drift(ref_values, cur_values, bins=bins)
@@ -619,7 +619,7 @@ def _categorical_column(
         n_current=len(cur_values),
         missing=missing / cur.size,
     )
-    code = _codes_for_duplicates(cur, name, True)
+    code = _codes_for_duplicates(cur, name)
     if not cur_values:
         return _replace(base, drifted=True, note="every value missing"), code
     drift = quality.category_drift(ref_values, cur_values)
@@ -738,11 +738,15 @@ def _category_chart(reference: list[Hashable], current: list[Hashable]) -> Distr
 # ---------------------------------------------------------------------------
 
 
-def _codes_for_duplicates(values: NDArray[Any], name: str, categorical: bool) -> NDArray[Any]:
-    """A float64 code per row such that equal values get equal codes (missing ones too)."""
-    if values.dtype.kind in "iufb" and not categorical:
+def _codes_for_duplicates(values: NDArray[Any], name: str) -> NDArray[Any]:
+    """A float64 code per row such that two codes are equal exactly when the values are (missing equals missing)."""
+    kind = values.dtype.kind
+    if kind in "fb":
         return values.astype(np.float64)
-    if values.dtype.kind in "iufb":
+    if kind in "iu":
+        if values.size and max(abs(int(values.min())), abs(int(values.max()))) > _EXACT_IN_FLOAT64:
+            # 64-bit identifiers would merge in float64: number the distinct values instead.
+            return np.unique(values, return_inverse=True)[1].astype(np.float64)
         return values.astype(np.float64)
     codes: dict[Hashable, int] = {}
     out = np.empty(values.size, dtype=np.float64)
@@ -755,6 +759,9 @@ def _codes_for_duplicates(values: NDArray[Any], name: str, categorical: bool) ->
                 f"{_FUNC}: column {name!r} holds an unhashable {type(value).__name__}"
             ) from None
     return out
+
+
+_EXACT_IN_FLOAT64 = 2**53  # every integer up to this magnitude is exact in a float64
 
 
 def _duplicate_rate(codes: Sequence[NDArray[Any]]) -> float:

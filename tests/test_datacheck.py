@@ -344,3 +344,12 @@ def test_the_default_level_is_documented_in_the_fixture():
 
     assert datacheck.DEFAULT_ALPHA == 0.01
     assert "default 0.01" in (MetricGate.check_data.__doc__ or "")
+
+
+def test_64_bit_identifiers_are_not_merged_when_counting_duplicates():
+    # 2**60 and 2**60 + 1 are the same float64: compared as floats they would be one duplicate.
+    ids = np.array([2**60, 2**60 + 1, 2**60 + 2, 2**60 + 2], dtype=np.int64)
+    reference = {"id": ids, "x": [1.0, 2.0, 3.0, 4.0]}
+    current = {"id": ids, "x": [1.0, 1.0, 1.0, 1.0]}
+    assert check(reference, current, key="id").duplicates == 0.25  # only the repeated 2**60 + 2
+    assert check(reference, current).duplicates == 0.25  # whole rows: the same single repeat
