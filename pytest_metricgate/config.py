@@ -30,6 +30,7 @@ BASELINE_METHODS = ("last", "best", "mean", "median")
 DIRECTIONS = ("higher", "lower")
 SEVERITIES = ("error", "warning")
 CHART_FORMATS = ("png", "svg")
+CHART_METRICS = ("all", "breached")
 HISTORY_SUFFIXES = (".jsonl", ".csv")
 # The rules an acceptance may cover; without ``rules`` it covers the relative ones, which
 # compare against the baseline an intended change leaves behind.
@@ -51,6 +52,7 @@ _TOP_KEYS = (
     "window",
     "chart-format",
     "chart-runs",
+    "chart-metrics",
     "metrics",
     "alerts",
     "baseline-branch",
@@ -251,6 +253,8 @@ class GateConfig:
     window: int = 5
     chart_format: str = "png"
     chart_runs: int = 200
+    # "breached": per-metric charts only for metrics that did not pass (the overview shows all).
+    chart_metrics: str = "all"
     metrics: tuple[MetricRule, ...] = ()
     alerts: AlertSettings | None = None
     warnings: tuple[str, ...] = ()
@@ -502,6 +506,7 @@ class _Reader:
         window = self.integer(table, top, "window", 5, minimum=1)
         chart_format = self.choice(table, top, "chart-format", CHART_FORMATS, "png")
         chart_runs = self.integer(table, top, "chart-runs", 200, minimum=1)
+        chart_metrics = self.choice(table, top, "chart-metrics", CHART_METRICS, "all")
         family_wise = self.boolean(table, top, "family-wise", True)
         defaults_raw = table.get("defaults", {})
         if not isinstance(defaults_raw, dict):
@@ -548,6 +553,7 @@ class _Reader:
             window=window,
             chart_format=chart_format,
             chart_runs=chart_runs,
+            chart_metrics=chart_metrics,
             metrics=metrics,
             alerts=self.alerts(table.get("alerts")),
             warnings=(*self.warnings, *self.notices),

@@ -18,7 +18,7 @@ from typing import Any
 from . import acceptance, baselines, runinfo, stores
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, HistoryError, MetricGateError
-from .gate import CurrentValues, GateResult, Settings, judge, mark_not_run
+from .gate import ACCEPTED, FAIL, WARN, CurrentValues, GateResult, Settings, judge, mark_not_run
 from .recording import Recorded, merge
 from .report import (
     Series,
@@ -143,6 +143,8 @@ class GateSession:
             own = self.run_info().branch
             where = f'on branch "{own}"' if own else "on no known branch"
             notes.append(f'branch: this run is {where}, judged against "{self.config.baseline_branch}" runs')
+        # This run's label (METRICGATE_RUN_LABEL) names its point on the charts instead of "this run".
+        self.current_label = self.run_info().label or ""
         nothing_recorded = selection is not None and not values
         if nothing_recorded:
             notes.insert(
@@ -320,11 +322,31 @@ class GateSession:
         rules = {rule.name: rule for rule in self.rules}
         verdicts = {v.name: v for v in self.result.verdicts}
         names = [v.name for v in self.result.verdicts]
-        self.chart_files = chart_file_names(names, fmt)
+        charted = names
+        if self.config.chart_metrics == "breached":
+            charted = [v.name for v in self.result.verdicts if v.verdict in (FAIL, WARN, ACCEPTED)]
+            left_out = len(names) - len(charted)
+            if left_out:
+                self.details.append(
+                    f"charts: {_plural(left_out, 'metric')} without a breach not drawn on "
+                    f'{"its" if left_out == 1 else "their"} own (chart-metrics = "breached"); '
+                    "the overview shows every metric"
+                )
+        overview_order = [
+            item.name for item in charts.overview_order([self.series[n] for n in names], verdicts)
+        ]
+        if overview_order != names:
+            self.details.append("overview: failing metrics first, then warnings, then the rest")
+        self.chart_files = chart_file_names(charted, fmt)
         drawn, overview_bytes = charts.draw_all(
-            [self.series[name] for name in names], verdicts, rules, fmt, forkserver=self.forkserver
+            [self.series[name] for name in names],
+            verdicts,
+            rules,
+            fmt,
+            charted=frozenset(charted),
+            forkserver=self.forkserver,
         )
-        chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
+        chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(charted, drawn)}
         overview = (f"overview.{fmt}", overview_bytes)
         notes = [*self.result.notes, *self.details]
         shifts = {name: self.recent_shifts(item).shifts for name, item in self.series.items()}
@@ -347,7 +369,7 @@ class GateSession:
                 f"{self.report_dir_shown}: cannot write the report: {exc.strerror or exc}"
             ) from None
         self.details.append(
-            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}, overview, index.html, "
+            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(charted), 'chart')}, overview, index.html, "
             "summary.json, summary.md)"
         )
         self.append_step_summary(markdown)
