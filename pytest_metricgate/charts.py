@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.transforms import Bbox
@@ -258,21 +260,87 @@ class MetricPainter:
         self.figure.subplots_adjust(left=0.085, right=0.91, top=0.91)
         self.panel = _Panel(self.figure.add_subplot(), self.canvas, compact=False, shift_slots=shift_slots)
         self.legend = _FootLegend(self.figure, slots=5)
+        axes = self.panel.axes
+        # What most charts of a batch share: the background, the frame, the runs (x axis) and
+        # the legend. A PNG draws them once per batch and copies the pixels (see ``save``).
+        self._shared: list[Artist] = [
+            self.figure.patch,
+            axes.patch,
+            *axes.spines.values(),
+            axes.xaxis,
+            *self.legend.lines,
+            *self.legend.patches,
+            *self.legend.texts,
+        ]
+        self._own = [artist for artist in axes.get_children() if artist not in self._shared]
+        self._background: tuple[object, object] | None = None
+        self._key: tuple[object, ...] = ()
 
     def paint(self, job: ChartJob) -> None:
         """Show ``job`` on the figure, replacing whatever the previous metric left there."""
         if len(job.series.shifts) > len(self.panel.shifts):
             raise ValueError(f"{len(job.series.shifts)} level shifts, room for {len(self.panel.shifts)}")
         slanted = self.panel.paint(job.series, job.verdict, job.rule)
-        self.legend.show(self.panel.legend_entries())
+        entries = self.panel.legend_entries()
+        self.legend.show(entries)
         labelled = job.series.label_name
-        self.figure.subplots_adjust(
-            bottom=(0.26 if slanted else 0.2) if labelled else (0.22 if slanted else 0.16)
-        )
+        bottom = (0.26 if slanted else 0.2) if labelled else (0.22 if slanted else 0.16)
+        self.figure.subplots_adjust(bottom=bottom)
         self.panel.fit()
+        axes = self.panel.axes
+        # Everything the shared pixels depend on; a chart that differs gets them drawn anew.
+        self._key = (
+            bottom,
+            axes.get_xlim(),
+            tuple(axes.get_xticks()),
+            tuple((label.get_text(), label.get_rotation()) for label in axes.get_xticklabels()),
+            axes.get_xlabel(),
+            tuple(label for _, label in entries),
+            self.panel.current.get_markerfacecolor(),
+            self.panel.history.get_marker(),
+        )
 
     def save(self, fmt: str) -> bytes:
-        return _save(self.figure, fmt)
+        """The chart as PNG or SVG bytes.
+
+        A PNG starts from the shared pixels (drawn when the previous chart's
+        differ) and draws the metric's own artists on top: every PNG is drawn
+        this way, so one chart's bytes never depend on the charts before it.
+        """
+        if fmt != "png":
+            return _save(self.figure, fmt)
+        renderer = self.canvas.get_renderer()  # type: ignore[no-untyped-call]
+        if self._background is None or self._background[0] != self._key:
+            with _hidden(self._own):
+                self.canvas.draw()  # type: ignore[no-untyped-call]
+            self._background = (self._key, renderer.copy_from_bbox(self.figure.bbox))
+        renderer.restore_region(self._background[1])
+        with _hidden(self._shared):
+            self.figure.draw(renderer)
+        buffer = io.BytesIO()
+        imsave(
+            buffer,
+            np.asarray(renderer.buffer_rgba()),
+            format="png",
+            origin="upper",
+            dpi=self.figure.dpi,
+            metadata={"Software": None},  # type: ignore[dict-item]
+            pil_kwargs={"compress_level": _PNG_COMPRESS_LEVEL},
+        )
+        return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _hidden(artists: Sequence[Artist]) -> Iterator[None]:
+    """Hide ``artists`` for a moment, then show again those that were shown."""
+    shown = [artist for artist in artists if artist.get_visible()]
+    for artist in shown:
+        artist.set_visible(False)
+    try:
+        yield
+    finally:
+        for artist in shown:
+            artist.set_visible(True)
 
 
 class _FootLegend:
