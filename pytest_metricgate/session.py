@@ -332,10 +332,10 @@ class GateSession:
                     f'{"its" if left_out == 1 else "their"} own (chart-metrics = "breached"); '
                     "the overview shows every metric"
                 )
-        overview_order = [
-            item.name for item in charts.overview_order([self.series[n] for n in names], verdicts)
-        ]
-        if overview_order != names:
+        # The overview puts failures first, then warnings (charts.overview_order): say so when that
+        # changes the config's order, so nobody reads the grid as config order.
+        ranks = [0 if v.verdict == FAIL else 1 if v.verdict == WARN else 2 for v in self.result.verdicts]
+        if ranks != sorted(ranks):
             self.details.append("overview: failing metrics first, then warnings, then the rest")
         self.chart_files = chart_file_names(charted, fmt)
         drawn, overview_bytes = charts.draw_all(
