@@ -96,6 +96,9 @@ class Verdict:
     # A breach that only passed (as a warning) because of ``patience``: recorded with a
     # mark, so it never enters a later baseline.
     held_by_patience: bool = False
+    # The reasons that decided the verdict (a failing limit, or for a warn its warning), so a message
+    # can lead with them and never with an "inconclusive" note that came first in rule order.
+    decisive: tuple[str, ...] = ()
 
     @property
     def gated(self) -> bool:
@@ -365,6 +368,9 @@ class _Assessment:
             configured_by=rule.configured_by,
             breaches=breaches,
             held_by_patience=held_now,
+            decisive=tuple(
+                finding.text for finding in findings if finding.level == (FAIL if FAIL in levels else WARN)
+            ),
         )
 
 

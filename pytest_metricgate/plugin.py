@@ -278,9 +278,9 @@ class _ControllerPlugin:
         if result.passed and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = pytest.ExitCode.OK
         if self.junit_path is not None and self.junit_path.is_file():
-            from .report import add_to_junit_file, junit_testcases
+            from .report import add_to_junit_file, junit_properties, junit_testcases
 
-            add_to_junit_file(self.junit_path, junit_testcases(result))
+            add_to_junit_file(self.junit_path, junit_testcases(result), junit_properties(result))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .report import terminal_lines

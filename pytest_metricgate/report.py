@@ -368,14 +368,51 @@ def _anchor(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "metric"
 
 
+def failure_message(verdict: Verdict) -> str:
+    """``accuracy 0.860 below min 0.88 (baseline 0.870)``: the name, the value, what decided, the baseline.
+
+    The reasons that decided the verdict come first and alone, so a failure is never summed up by an
+    "inconclusive" note that happened to come first in rule order.
+    """
+    reasons = "; ".join(verdict.decisive or verdict.reasons) or verdict.verdict
+    value = "" if verdict.value is None else f" {format_value(verdict.value)}"
+    baseline = "" if verdict.baseline is None else f" (baseline {format_value(verdict.baseline)})"
+    return f"{verdict.name}{value} {reasons}{baseline}"
+
+
 def junit_testcases(result: GateResult) -> list[ET.Element]:
-    """One ``<testcase classname="metricgate" name="NAME">`` per gated metric, with its numbers as properties."""
+    """One ``<testcase classname="metricgate" name="NAME">`` per gated metric.
+
+    A failure carries ``failure_message`` and every reason. ``warn`` and ``not run`` are written as
+    ``<skipped>`` with the same message (``accepted`` stays a pass with an ``ACCEPTED:`` output): Jenkins, GitLab and the GitHub test
+    reporters list a skipped case in its own colour with its message, while a passing case's
+    ``system-out`` is hidden behind a click (Jenkins) or not shown at all (GitLab). Test cases carry no
+    ``<properties>``: the Jenkins schema allows them only on the suite (see ``junit_properties``).
+    """
     cases = []
     for v in result.gated:
         case = ET.Element("testcase", {"classname": "metricgate", "name": v.name, "time": "0.000"})
-        properties = ET.SubElement(case, "properties")
+        if v.verdict == ACCEPTED:
+            # JUnit has no "accepted": a reviewed change passes, so it stays a passing case (a skipped
+            # one would count as not run), whose output says why, so CI views show it apart.
+            out = ET.SubElement(case, "system-out")
+            out.text = "ACCEPTED: " + "\n".join(v.reasons)
+        elif v.verdict != PASS:
+            tag = "failure" if v.verdict == FAIL else "skipped"
+            outcome = ET.SubElement(
+                case, tag, {"type": f"metricgate.{v.verdict}", "message": failure_message(v)}
+            )
+            outcome.text = "\n".join(v.reasons)
+        cases.append(case)
+    return cases
+
+
+def junit_properties(result: GateResult) -> list[tuple[str, str]]:
+    """Each gated metric's numbers as ``metricgate.NAME.KEY`` properties, for the suite's ``<properties>``."""
+    properties = []
+    for v in result.gated:
         for key, value in (
-            ("value", format_value(v.value) if v.value is not None else None),
+            ("value", None if v.value is None else format_value(v.value)),
             ("n", None if v.n is None else str(v.n)),
             ("baseline", None if v.baseline is None else format_value(v.baseline)),
             ("baseline_method", v.baseline_text),
@@ -384,27 +421,27 @@ def junit_testcases(result: GateResult) -> list[ET.Element]:
             ("severity", v.severity),
         ):
             if value is not None:
-                ET.SubElement(properties, "property", {"name": key, "value": value})
-        if v.verdict == FAIL:
-            failure = ET.SubElement(case, "failure", {"message": "; ".join(v.reasons)})
-            failure.text = "\n".join(v.reasons)
-        elif v.verdict == NOT_RUN:
-            ET.SubElement(case, "skipped", {"message": "; ".join(v.reasons)})
-        elif v.verdict == ACCEPTED:
-            # JUnit has no "accepted": a passing case whose output says why, so CI views show it apart.
-            out = ET.SubElement(case, "system-out")
-            out.text = "ACCEPTED: " + "\n".join(v.reasons)
-        cases.append(case)
-    return cases
+                properties.append((f"metricgate.{v.name}.{key}", value))
+    return properties
 
 
-def add_to_junit_file(path: Path, cases: Sequence[ET.Element]) -> None:
-    """Append ``cases`` to the first ``<testsuite>`` of the JUnit file pytest wrote, updating its counts."""
+def add_to_junit_file(
+    path: Path, cases: Sequence[ET.Element], properties: Sequence[tuple[str, str]] = ()
+) -> None:
+    """Append ``cases`` to the first ``<testsuite>`` of the JUnit file pytest wrote, update its counts,
+    and add ``properties`` to that suite's ``<properties>`` (made first in the suite when pytest wrote none)."""
     tree = ET.parse(path)
     root = tree.getroot()
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     if suite is None:
         return
+    if properties:
+        listed = suite.find("properties")
+        if listed is None:
+            listed = ET.Element("properties")
+            suite.insert(0, listed)
+        for name, value in properties:
+            ET.SubElement(listed, "property", {"name": name, "value": value})
     for case in cases:
         suite.append(case)
     failed = sum(1 for case in cases if case.find("failure") is not None)

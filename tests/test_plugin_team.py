@@ -306,7 +306,7 @@ def test_accepted_is_shown_apart_in_junit(project, branch):
     branch("main")
     assert project.run("--junitxml=junit.xml").ret == 0
     text = (project.path / "junit.xml").read_text()
-    assert '<property name="verdict" value="accepted" />' in text
+    assert '<property name="metricgate.precision.verdict" value="accepted" />' in text
     assert "<system-out>ACCEPTED: drop 0.0354 &gt; max-drop 0.03" in text
 
 
