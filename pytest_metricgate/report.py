@@ -283,11 +283,12 @@ def index_html(
     """
     e = html.escape
     status = "passed" if result.passed else "failed"
+    anchors = chart_anchors([v.name for v in result.verdicts])
     rows = []
     for v in ordered(result.verdicts):
         reasons = "<br>".join(e(reason) for reason in v.reasons) or "&nbsp;"
         chart = charts.get(v.name)
-        name = f'<a href="#chart-{_anchor(v.name)}">{e(v.name)}</a>' if chart else e(v.name)
+        name = f'<a href="#{anchors[v.name]}">{e(v.name)}</a>' if chart else e(v.name)
         rows.append(
             f'<tr class="{e(v.verdict.replace(" ", "-"))}"><th scope="row">{name}</th><td class="num">{e(format_value(v.value))}</td>'
             f'<td class="num">{e(format_value(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
@@ -299,9 +300,7 @@ def index_html(
         figures.append(_figure("overview", "overview", "every metric", overview))
     for v in ordered(result.verdicts):
         if v.name in charts:
-            figures.append(
-                _figure(f"chart-{_anchor(v.name)}", v.name, f"{v.name}: {v.verdict}", charts[v.name])
-            )
+            figures.append(_figure(anchors[v.name], v.name, f"{v.name}: {v.verdict}", charts[v.name]))
     note_items = "".join(f"<li>{e(note)}</li>" for note in notes)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -364,8 +363,22 @@ def _figure(anchor: str, caption: str, alt: str, chart: tuple[str, bytes]) -> st
     )
 
 
-def _anchor(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "metric"
+def chart_anchors(names: Sequence[str]) -> dict[str, str]:
+    """A distinct ``id`` for each metric's chart in ``index.html``.
+
+    Names that clean to the same anchor (``a|b``, ``a b``, ``a/b``) get numbered suffixes, so every
+    link in the table reaches its own metric's chart; ``overview`` stays the overview's.
+    """
+    taken = {"overview"}
+    anchors: dict[str, str] = {}
+    for name in names:
+        stem = "chart-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:100] or "metric")
+        candidate, counter = stem, 2
+        while candidate in taken:
+            candidate, counter = f"{stem}-{counter}", counter + 1
+        taken.add(candidate)
+        anchors[name] = candidate
+    return anchors
 
 
 def failure_message(verdict: Verdict) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_metricgate.gate import GateResult, Verdict
 from pytest_metricgate.report import (
     MANIFEST,
+    chart_anchors,
     chart_file_names,
     summary_json,
     terminal_lines,
@@ -108,3 +111,27 @@ def test_summary_json_is_strict_json_even_for_nan():
     text = json.dumps(document, allow_nan=False)
     assert json.loads(text)["metrics"][0]["value"] == "nan"
     assert document["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["accuracy", "eval.f1"], ["chart-accuracy", "chart-eval-f1"]),
+        (["a|b", "a b", "a/b"], ["chart-a-b", "chart-a-b-2", "chart-a-b-3"]),
+        # a name that is itself a numbered form of an earlier one moves on again
+        (["a|b", "a b", "a b 2"], ["chart-a-b", "chart-a-b-2", "chart-a-b-2-2"]),
+        (["", "\u7cbe\u5ea6", "///"], ["chart-metric", "chart-metric-2", "chart-metric-3"]),
+    ],
+)
+def test_chart_anchors_are_distinct_for_names_that_clean_alike(names, expected):
+    assert list(chart_anchors(names).values()) == expected
+
+
+@given(st.lists(st.text(max_size=12), unique=True, max_size=30))
+def test_chart_anchors_are_distinct_valid_ids_for_any_names(names):
+    anchors = chart_anchors(names)
+    ids = list(anchors.values())
+    assert len(set(ids)) == len(names)
+    assert "overview" not in ids
+    # An HTML id is non-empty and has no whitespace.
+    assert all(anchor and not any(ch.isspace() for ch in anchor) for anchor in ids)
