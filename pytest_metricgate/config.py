@@ -63,6 +63,7 @@ _TOP_KEYS = (
     "defaults",
     "mlflow",
     "baseline-model",
+    "gitlab-metrics",
 )
 _ACCEPT_KEYS = ("metric", "reason", "until", "rules", "value")
 _MLFLOW_KEYS = ("tracking-uri", "filter", "timeout")
@@ -271,6 +272,8 @@ class GateConfig:
     # ``baseline-model = "models:/NAME@ALIAS"``: relative rules compare against that model's run.
     baseline_model: str | None = None
     mlflow: MlflowSettings | None = None
+    # Write GitLab's metrics.txt: True or False as configured; None leaves it to GITLAB_CI.
+    gitlab_metrics: bool | None = None
 
     @property
     def gated_names(self) -> frozenset[str]:
@@ -567,6 +570,9 @@ class _Reader:
             current_run=current_run,
             baseline_model=baseline_model,
             mlflow=mlflow,
+            gitlab_metrics=None
+            if table.get("gitlab-metrics") is None
+            else self.boolean(table, top, "gitlab-metrics", False),
         )
 
     # -- top-level keys -------------------------------------------------

@@ -292,6 +292,12 @@ class _ControllerPlugin:
                 f"metric gate: not judged: {self.skipped_because or 'no result'}", yellow=True
             )
             return
+        # GitHub reads workflow commands from any line of the step's output: plain, at the line's start.
+        for command in self.gate.annotations:
+            terminalreporter.write_line(command)
         quiet = terminalreporter.config.get_verbosity() < 0
-        for line in terminal_lines(self.gate.result, details=self.gate.details, quiet=quiet):
+        lines = terminal_lines(
+            self.gate.result, details=self.gate.details, quiet=quiet, undone=self.gate.undone
+        )
+        for line in lines:
             terminalreporter.write_line(line.text, **line.markup)

@@ -20,9 +20,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gate import ACCEPTED, FAIL, NOT_RUN, PASS, UNGATED, WARN, GateResult, Verdict, format_value
+
+if TYPE_CHECKING:
+    from .runinfo import RunInfo
 
 MANIFEST = ".metricgate-manifest.json"
 _RESERVED_STEMS = frozenset({"overview", "index", "summary"})
@@ -138,10 +141,12 @@ def terminal_lines(
     *,
     details: Sequence[str] = (),
     quiet: bool = False,
+    undone: Sequence[str] = (),
 ) -> list[TerminalLine]:
     """The ``metric gate`` section: an aligned table, failures first, notes, and the headline last.
 
-    ``quiet`` (``-q``) keeps only failing rows and the headline.
+    ``quiet`` (``-q``) keeps only failing rows, the ``undone`` lines (something the user expects that
+    did not happen: history not written, an alert not delivered) and the headline.
     """
     rows = ordered(result.verdicts)
     if quiet or (result.verdicts and all(v.verdict == NOT_RUN for v in result.verdicts)):
@@ -174,8 +179,29 @@ def terminal_lines(
             TerminalLine(note, {"yellow": True} if note.startswith("warning:") else {})
             for note in (*result.notes, *details)
         )
+    lines.extend(TerminalLine(line, {"yellow": True}) for line in undone)
     headline_markup = {"red": True, "bold": True} if not result.passed else {"green": True, "bold": True}
     lines.append(TerminalLine(result.headline(), headline_markup))
+    return lines
+
+
+def run_lines(run: RunInfo | None) -> list[str]:
+    """This run's facts for people: ``run r42, commit 1a2b3c4d5e6f, branch main, 2026-05-04T10:00:00+00:00``
+    and, where the CI gives one, ``CI: URL``. Empty without facts."""
+    if run is None:
+        return []
+    facts = []
+    if run.label:
+        facts.append(f"run {run.label}")
+    if run.commit:
+        note = f" ({run.commit_note})" if run.commit_note else ""
+        facts.append(f"commit {run.commit[:12]}{note}")
+    if run.branch:
+        facts.append(f"branch {run.branch}")
+    facts.append(run.timestamp)
+    lines = [", ".join(facts)]
+    if run.ci_url:
+        lines.append(f"CI: {run.ci_url}")
     return lines
 
 
@@ -186,6 +212,8 @@ def summary_json(
     notes: Sequence[str] | None = None,
     extra: Mapping[str, object] | None = None,
     shifts: Mapping[str, Sequence[Shift]] | None = None,
+    run: RunInfo | None = None,
+    report: str | None = None,
 ) -> dict[str, Any]:
     """The ``summary.json`` document: status, and each metric with its numbers, reasons and chart file."""
     metrics = []
@@ -211,6 +239,10 @@ def summary_json(
         )
     listed = list(result.notes if notes is None else notes)
     document: dict[str, Any] = {"status": result.status, "headline": result.headline(), "notes": listed}
+    if run is not None:
+        document["run"] = run.as_dict()
+    if report is not None:
+        document["report"] = report
     if extra:
         document.update(extra)
     document["metrics"] = metrics
@@ -228,13 +260,18 @@ _VERDICT_ICONS = {
 }
 
 
-def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
+def summary_markdown(result: GateResult, *, notes: Sequence[str] = (), run: RunInfo | None = None) -> str:
     """``summary.md``: a status line and a table of the verdicts, failures first, short enough for a PR comment.
 
     Every user-supplied string is escaped here, where it becomes Markdown.
     """
     icon = _VERDICT_ICONS[PASS if result.passed else FAIL]
     lines = [f"### {icon} {_md(result.headline())}", ""]
+    if run is not None:
+        # The heading's second line: which run, commit and branch this is, linked to its CI job.
+        facts = _md(run_lines(run)[0])
+        link = f" \u00b7 [CI run](<{run.ci_url}>)" if run.ci_url and _safe_url(run.ci_url) else ""
+        lines += [f"{facts}{link}", ""]
     rows = ordered(result.verdicts)
     shown = [v for v in rows if v.verdict in _LOUD]
     shown += [v for v in rows if v.verdict not in _LOUD][: max(0, _MARKDOWN_ROWS - len(shown))]
@@ -260,6 +297,11 @@ def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
     if notes:
         lines += [""] + [f"- {_md(note)}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _safe_url(url: str) -> bool:
+    # Only an http(s) link with nothing that could end the Markdown link early.
+    return url.startswith(("https://", "http://")) and not re.search(r"[\s<>]", url)
 
 
 def _md(text: str) -> str:

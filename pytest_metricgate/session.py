@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import acceptance, baselines, runinfo, stores
+from . import acceptance, baselines, ci, runinfo, stores
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, HistoryError, MetricGateError
 from .gate import ACCEPTED, FAIL, WARN, CurrentValues, GateResult, Settings, judge, mark_not_run
@@ -61,6 +61,16 @@ class GateSession:
     # baseline-model: the champion's run (None: no such alias yet) and how the notes name it.
     champion: Run | None = None
     champion_described: str | None = None
+    # Lines that say something was not done (history not written, an alert not delivered): shown even
+    # under -q, where the other details are not.
+    undone: list[str] = field(default_factory=list)
+    # GitHub workflow commands (::error, ::warning), printed on GitHub Actions only.
+    annotations: list[str] = field(default_factory=list)
+
+    @property
+    def report_link(self) -> str:
+        """The report as a reader elsewhere reaches it: GitLab's artifact link, else an absolute path."""
+        return ci.report_link(self.config.report_dir, os.environ)
 
     @property
     def report_dir_shown(self) -> str:
@@ -200,6 +210,8 @@ class GateSession:
             result = replace(result, caveat=f"relative rules not applied: {self.missing_baseline()}")
         self.result = result
         self.series = self.build_series(runs, values, settings)
+        if ci.on_github_actions(os.environ):
+            self.annotations = ci.github_annotations(self.result)
         return self.result
 
     def run_info(self) -> runinfo.RunInfo:
@@ -351,9 +363,15 @@ class GateSession:
         notes = [*self.result.notes, *self.details]
         shifts = {name: self.recent_shifts(item).shifts for name, item in self.series.items()}
         summary = summary_json(
-            self.result, self.chart_files, notes=notes, extra={"overview": overview[0]}, shifts=shifts
+            self.result,
+            self.chart_files,
+            notes=notes,
+            extra={"overview": overview[0]},
+            shifts=shifts,
+            run=self.run_info(),
+            report=self.report_link,
         )
-        markdown = summary_markdown(self.result, notes=notes)
+        markdown = summary_markdown(self.result, notes=notes, run=self.run_info())
         files = {file_name: data for file_name, data in chart_bytes.values()}
         files[overview[0]] = overview[1]
         self.summary = summary
@@ -362,6 +380,9 @@ class GateSession:
         files["index.html"] = index_html(
             self.result, charts=chart_bytes, overview=overview, notes=notes
         ).encode()
+        gitlab = ci.wants_gitlab_metrics(os.environ, self.config.gitlab_metrics)
+        if gitlab:
+            files[ci.GITLAB_METRICS_FILE] = ci.gitlab_metrics(self.result).encode()
         try:
             write_report_dir(self.config.report_dir, files)
         except OSError as exc:
@@ -370,7 +391,7 @@ class GateSession:
             ) from None
         self.details.append(
             f"report: {self.report_dir_shown}{os.sep} ({_plural(len(charted), 'chart')}, overview, index.html, "
-            "summary.json, summary.md)"
+            f"summary.json, summary.md{', ' + ci.GITLAB_METRICS_FILE if gitlab else ''})"
         )
         self.append_step_summary(markdown)
 
@@ -383,7 +404,7 @@ class GateSession:
             with open(target, "a", encoding="utf-8") as stream:
                 stream.write("\n" + markdown)
         except OSError as exc:
-            self.details.append(f"job summary: not written to {target}: {exc.strerror or exc}")
+            self.undone.append(f"job summary: not written to {target}: {exc.strerror or exc}")
             return
         self.details.append("job summary: summary.md appended to $GITHUB_STEP_SUMMARY")
 
@@ -404,7 +425,7 @@ class GateSession:
         if not reason and not values:
             reason = "no metric was measured"
         if reason:
-            self.details.append(f"history: nothing written to {self.config.history.shown}: {reason}")
+            self.undone.append(f"history: nothing written to {self.config.history.shown}: {reason}")
             return
         info = self.run_info()
         extra = {}
@@ -452,11 +473,12 @@ class GateSession:
             result,
             self.summary,
             summary_path=(self.config.report_dir / "summary.json").resolve(),
-            report_dir=self.report_dir_shown + os.sep,
+            report_dir=self.report_link,
             workdir=self.config.source.parent,
+            run=self.run_info(),
         )
         for outcome in outcomes:
-            self.details.extend(outcome.lines())
+            (self.details if outcome.delivered else self.undone).extend(outcome.lines())
 
 
 def _analyse_metric(
