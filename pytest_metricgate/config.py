@@ -390,7 +390,7 @@ def load(
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+        raise ConfigError(toml_error(shown, text, exc)) from None
     return from_document(
         document,
         pyproject,
@@ -400,6 +400,45 @@ def load(
         strict=strict,
         today=today,
     )
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def toml_error(shown: str, text: str, exc: Exception) -> str:
+    """One line for a TOML syntax error, naming the line, its table, the key and what was found there.
+
+    tomllib names only a line and column ("Cannot overwrite a value (at line 7, column 10)"); a user
+    needs to know which key was set twice, or which line does not parse.
+    """
+    message = str(exc)
+    position = _TOML_POSITION.search(message)
+    if position is None:
+        return f"{shown}: invalid TOML: {message}"
+    reason = message[: position.start()]
+    number = int(position.group(1))
+    lines = text.splitlines()
+    found = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    table = next(
+        (line.strip() for line in reversed(lines[: number - 1]) if line.strip().startswith("[")),
+        "the top level",
+    )
+    where = f"{shown}, line {number}"
+    if found.startswith("["):
+        if reason.startswith("Cannot declare"):
+            return f"{where}: table {found} is declared twice; each table may appear once, found it again"
+        return f"{where}: invalid TOML table header ({reason}), found {found!r}"
+    key = found.split("=", 1)[0].strip() if "=" in found else found.split(" ", 1)[0]
+    if reason.startswith(("Cannot overwrite", "Duplicate", "Cannot mutate immutable namespace")):
+        # Inside an inline table the parser names the repeated key itself: 'x' or ('x', 'y').
+        named = re.findall(r"'([^']*)'", reason)
+        if named and not reason.startswith("Cannot overwrite"):
+            key = ".".join(named)
+        return (
+            f"{where}: {table} {key} is set twice; each key may appear once in a table, "
+            f"found {found!r} after an earlier {key}"
+        )
+    return f"{where}: {table} {key}: invalid TOML ({reason}), found {found!r}"
 
 
 def from_document(

@@ -99,6 +99,9 @@ class Verdict:
     # The reasons that decided the verdict (a failing limit, or for a warn its warning), so a message
     # can lead with them and never with an "inconclusive" note that came first in rule order.
     decisive: tuple[str, ...] = ()
+    # The values at which each of the metric's limits starts to breach (min, max, the baseline less
+    # max-drop, ...): a table shows the value with enough digits to tell it from each of them.
+    edges: tuple[float, ...] = ()
 
     @property
     def gated(self) -> bool:
@@ -371,6 +374,7 @@ class _Assessment:
             decisive=tuple(
                 finding.text for finding in findings if finding.level == (FAIL if FAIL in levels else WARN)
             ),
+            edges=_edges(rule, self.context) if current is not None else (),
         )
 
 
@@ -421,6 +425,11 @@ def _via(rule: MetricRule) -> str:
 
 def _percent(level: float) -> str:
     return f"{100 * level:.3g}%"
+
+
+def _edges(rule: MetricRule, context: _Context) -> tuple[float, ...]:
+    edges = (item.edge for item in _limits(rule, context) if isinstance(item, Limit))
+    return tuple(edge for edge in edges if math.isfinite(edge))
 
 
 def _measurement(value: Measurement | float | None) -> Measurement | None:

@@ -125,6 +125,61 @@ def display_labels(raw: Sequence[str], *, has_current: bool = True) -> list[str]
     return labels
 
 
+_MAX_DECIMALS = 8
+# Beyond these magnitudes fixed decimals stop being readable; such a cell uses four significant digits.
+_FIXED_RANGE = (1e-4, 1e9)
+
+
+@dataclass(frozen=True)
+class NumberColumns:
+    """One format rule for a table's number columns (current and baseline): the same decimals down the
+    column, as many as the most any row needs, where a row needs its value's own digits and enough to
+    tell it from the baseline and from every limit's edge it was judged against (so 0.87996 never
+    shows as 0.880 next to "below min 0.88")."""
+
+    decimals: int
+
+    @classmethod
+    def of(cls, verdicts: Sequence[Verdict]) -> NumberColumns:
+        needed = [0]
+        for v in verdicts:
+            if v.value is not None:
+                needed.append(_decimals_to_tell(v.value, (*v.edges, v.baseline)))
+            if v.baseline is not None:
+                needed.append(_decimals_to_tell(v.baseline, ()))
+        return cls(min(max(needed), _MAX_DECIMALS))
+
+    def format(self, value: float | None) -> str:
+        if value is None:
+            return "-"
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and not _FIXED_RANGE[0] <= abs(value) < _FIXED_RANGE[1]:
+            return f"{value:.4g}"
+        return f"{value:.{self.decimals}f}"
+
+
+def _decimals_to_tell(value: float, others: Sequence[float | None]) -> int:
+    """Decimals for ``value``'s own digits, and more while it prints like a different number in ``others``."""
+    if not math.isfinite(value) or value == 0 or not _FIXED_RANGE[0] <= abs(value) < _FIXED_RANGE[1]:
+        return 0
+    # The value's own digits as every message writes it (``format_value``: four significant digits,
+    # three decimals at least below 1), so the table and the reasons show the same number.
+    text = format_value(value)
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    for other in others:
+        if other is None or not math.isfinite(other) or _same(value, other):
+            continue
+        while decimals < _MAX_DECIMALS and f"{value:.{decimals}f}" == f"{other:.{decimals}f}":
+            decimals += 1
+    return decimals
+
+
+def _same(a: float, b: float) -> bool:
+    # The gate's own tolerance: values this close were judged equal, so no digit should split them.
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
 @dataclass(frozen=True)
 class TerminalLine:
     text: str
@@ -153,11 +208,12 @@ def terminal_lines(
         # Quiet keeps failures only; a session that measured nothing says so in its note alone.
         rows = [v for v in rows if v.verdict == FAIL]
     header = ("metric", "current", "baseline", "limit", "verdict", "reason")
+    numbers = NumberColumns.of(rows)
     cells = [
         (
             v.name,
-            format_value(v.value),
-            format_value(v.baseline),
+            numbers.format(v.value),
+            numbers.format(v.baseline),
             v.limits or "-",
             verdict_word(v.verdict),
             "; ".join(v.reasons),
@@ -280,12 +336,13 @@ def summary_markdown(result: GateResult, *, notes: Sequence[str] = (), run: RunI
             "| metric | current | baseline | limits | verdict | reasons |",
             "|---|---:|---:|---|---|---|",
         ]
+        numbers = NumberColumns.of(shown)
         for v in shown:
             verdict = f"**{verdict_word(v.verdict)}**" if v.verdict in _LOUD else v.verdict
             cells = [
                 _md(v.name),
-                format_value(v.value),
-                format_value(v.baseline),
+                numbers.format(v.value),
+                numbers.format(v.baseline),
                 _md(v.limits or "-"),
                 f"{_VERDICT_ICONS[v.verdict]} {verdict}",
                 _md("; ".join(v.reasons)),
@@ -326,14 +383,15 @@ def index_html(
     e = html.escape
     status = "passed" if result.passed else "failed"
     anchors = chart_anchors([v.name for v in result.verdicts])
+    numbers = NumberColumns.of(result.verdicts)
     rows = []
     for v in ordered(result.verdicts):
         reasons = "<br>".join(e(reason) for reason in v.reasons) or "&nbsp;"
         chart = charts.get(v.name)
         name = f'<a href="#{anchors[v.name]}">{e(v.name)}</a>' if chart else e(v.name)
         rows.append(
-            f'<tr class="{e(v.verdict.replace(" ", "-"))}"><th scope="row">{name}</th><td class="num">{e(format_value(v.value))}</td>'
-            f'<td class="num">{e(format_value(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
+            f'<tr class="{e(v.verdict.replace(" ", "-"))}"><th scope="row">{name}</th><td class="num">{e(numbers.format(v.value))}</td>'
+            f'<td class="num">{e(numbers.format(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
             f'<td class="verdict">{e(verdict_word(v.verdict))}</td>'
             f"<td>{reasons}</td></tr>"
         )
