@@ -140,10 +140,13 @@ def test_junit_failure_with_confidence_leads_with_the_conclusive_reason(project)
     project.config("""
         [tool.metricgate]
         history = "history.jsonl"
+        # One test at a time, each at its own 95%: the intervals below are plain Wilson 95% ones.
+        family-wise = false
         [tool.metricgate.metrics.accuracy]
         min = 0.88
         max-drop = 0.03
         confidence = 0.95
+        kind = "proportion"
     """)
     project.history_of("history.jsonl", accuracy=[0.95] * 5)
     project.records({"accuracy": (0.87, 400)})

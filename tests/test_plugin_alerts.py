@@ -183,10 +183,13 @@ def test_a_webhook_names_the_conclusive_reason_of_a_failure_with_confidence_and_
     project.config("""
         [tool.metricgate]
         history = "history.jsonl"
+        # One test at a time, each at its own 95%: the intervals below are plain Wilson 95% ones.
+        family-wise = false
         [tool.metricgate.metrics.accuracy]
         min = 0.88
         max-drop = 0.03
         confidence = 0.95
+        kind = "proportion"
         [tool.metricgate.metrics.latency_ms]
         direction = "lower"
         max = 50
@@ -200,7 +203,7 @@ def test_a_webhook_names_the_conclusive_reason_of_a_failure_with_confidence_and_
     assert project.run().ret == 1
     lines = json.loads(server.requests[0][2])["text"].split("\n")
     # Wilson 95% for 348/400 is 0.8335-0.8995 (scipy.stats.binomtest(348, 400).proportion_ci("wilson")):
-    # min 0.88 lies inside it (the inconclusive note comes first in rule order), but even 0.8995 is more
+    # min 0.88 lies inside it (the "inconclusive" note comes first in rule order), but even 0.8995 is more
     # than 0.03 below the baseline 0.95, so max-drop fails conclusively and the message says that.
     assert lines[:3] == [
         "metric gate: FAILED (1 of 2 metrics breached)",
