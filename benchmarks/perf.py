@@ -929,28 +929,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rounds", type=int, default=None, help="repetitions per variant (default 21, quick 5)"
     )
     parser.add_argument(
-        "--only", choices=("mlflow",), default=None, help="run only this scenario (6, MLflow)"
+        "--only",
+        default="off,history,charts,many,mlflow,data",
+        help="comma-separated scenarios to run (default: all of off,history,charts,many,mlflow,data)",
     )
     parser.add_argument("--data-only", action="store_true", help="run the data-check scenario (7) alone")
     arguments = parser.parse_args(argv)
+    chosen = set(arguments.only.split(","))
     rounds = arguments.rounds or (5 if arguments.quick else 21)
     big_runs = 100_000 if arguments.quick else 1_000_000
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="metricgate-perf-") as temporary:
         base = Path(temporary)
-        if arguments.only == "mlflow":
-            rows = scenario_mlflow(base, max(3, rounds // 4))
-        elif arguments.data_only:
-            rows = scenario_data(base, max(3, rounds // 4))
-        else:
-            rows = [
-                *scenario_off(base, rounds),
-                *scenario_history(base, max(3, rounds // 4), big_runs),
-                *scenario_charts(max(3, rounds // 4)),
-                *scenario_many(base, max(3, rounds // 6)),
-                *scenario_mlflow(base, max(3, rounds // 4)),
-                *scenario_data(base, max(3, rounds // 4)),
-            ]
+        if arguments.data_only:
+            chosen = {"data"}
+        rows = [
+            *(scenario_off(base, rounds) if "off" in chosen else []),
+            *(scenario_history(base, max(3, rounds // 4), big_runs) if "history" in chosen else []),
+            *(scenario_charts(max(3, rounds // 4)) if "charts" in chosen else []),
+            *(scenario_many(base, max(3, rounds // 6)) if "many" in chosen else []),
+            *(scenario_mlflow(base, max(3, rounds // 4)) if "mlflow" in chosen else []),
+            *(scenario_data(base, max(3, rounds // 4)) if "data" in chosen else []),
+        ]
     import matplotlib
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

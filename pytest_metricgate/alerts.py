@@ -22,10 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import AlertSettings, EmailSettings
-from .gate import FAIL, GateResult, format_value
-from .report import ordered
+from .gate import FAIL, WARN, GateResult
+from .report import failure_message, ordered, run_lines
+
+if TYPE_CHECKING:
+    from .runinfo import RunInfo
 
 _OUTPUT_TAIL_LINES = 10
 _RETRY_PAUSE_SECONDS = 1.0
@@ -61,8 +65,12 @@ def send(
     report_dir: str,
     workdir: Path,
     environ: Mapping[str, str] | None = None,
+    run: RunInfo | None = None,
 ) -> list[AlertOutcome]:
-    """Run every configured channel, in the order command, webhook, e-mail."""
+    """Run every configured channel, in the order command, webhook, e-mail.
+
+    ``report_dir`` is where a reader reaches the report (an absolute path or a CI artifact link).
+    """
     environ = os.environ if environ is None else environ
     outcomes = []
     if settings.command is not None:
@@ -81,26 +89,36 @@ def send(
                 AlertOutcome("webhook", False, f"${settings.webhook_env} is not set; nothing was sent")
             )
         else:
-            payload = {**summary, "text": short_text(result, report_dir)}
+            payload = {**summary, "text": short_text(result, report_dir, run)}
             outcomes.append(
                 post_webhook(url, payload, timeout=settings.network_timeout, source=settings.webhook_env)
             )
     if settings.email is not None:
         outcomes.append(
-            send_email(settings.email, result, report_dir, timeout=settings.network_timeout, environ=environ)
+            send_email(
+                settings.email, result, report_dir, timeout=settings.network_timeout, environ=environ, run=run
+            )
         )
     return outcomes
 
 
-def short_text(result: GateResult, report_dir: str) -> str:
-    """One or two lines for a chat message: the headline and the failing metrics' first reasons."""
-    failing = [v for v in ordered(result.verdicts) if v.verdict == FAIL]
-    parts = [
-        f"{v.name} {format_value(v.value)}: {v.reasons[0] if v.reasons else 'failed'}" for v in failing[:5]
-    ]
-    more = f" (and {len(failing) - 5} more)" if len(failing) > 5 else ""
-    detail = f"\n{'; '.join(parts)}{more}" if parts else ""
-    return f"{result.headline()}{detail}\nreport: {report_dir}"
+_ALERT_METRICS = 10
+
+
+def short_text(result: GateResult, report_dir: str, run: RunInfo | None = None) -> str:
+    """A chat message: the headline (a notification's preview), then each failing metric and each
+    warning by name with the reasons that decided it (never an "inconclusive" note that came first in
+    rule order), then which run this was and where its report is."""
+    flagged = [v for v in ordered(result.verdicts) if v.verdict in (FAIL, WARN)]
+    lines = [result.headline()]
+    for verdict in flagged[:_ALERT_METRICS]:
+        word = "FAIL" if verdict.verdict == FAIL else "WARN"
+        lines.append(f"{word} {failure_message(verdict)}")
+    if len(flagged) > _ALERT_METRICS:
+        lines.append(f"... and {len(flagged) - _ALERT_METRICS} more in the report")
+    lines += run_lines(run)
+    lines.append(f"report: {report_dir}")
+    return "\n".join(lines)
 
 
 def run_command(command: str, *, cwd: Path, env: Mapping[str, str], timeout: float) -> AlertOutcome:
@@ -184,12 +202,12 @@ def _scrub(message: str, secret: str) -> str:
     return message.replace(secret, "<webhook URL>") if secret else message
 
 
-def email_body(result: GateResult, report_dir: str) -> str:
-    """The plain-text mail: headline, the verdict table, and where the report is."""
+def email_body(result: GateResult, report_dir: str, run: RunInfo | None = None) -> str:
+    """The plain-text mail: the chat message's lines, then the whole verdict table."""
     from .report import terminal_lines
 
     lines = [line.text for line in terminal_lines(result)]
-    return "\n".join([*lines, "", f"report: {report_dir}", ""])
+    return "\n".join([short_text(result, report_dir, run), "", *lines, ""])
 
 
 def send_email(
@@ -199,13 +217,14 @@ def send_email(
     *,
     timeout: float,
     environ: Mapping[str, str],
+    run: RunInfo | None = None,
 ) -> AlertOutcome:
     """Send the plain-text alert; STARTTLS when the server offers it; log in when credentials are configured."""
     message = EmailMessage()
     message["Subject"] = result.headline()
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.to)
-    message.set_content(email_body(result, report_dir))
+    message.set_content(email_body(result, report_dir, run))
     credentials = _credentials(settings, environ)
     if isinstance(credentials, AlertOutcome):
         return credentials

@@ -17,19 +17,25 @@ tests hold it to that.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 
 from .config import MetricRule
 from .datacheck import ColumnCheck, DistributionChart
@@ -81,10 +87,78 @@ _COMPACT_MARKERS_UP_TO = 30
 _SHIFT_SLOTS = 4  # level-shift lines made up front; a metric with more gets a painter with more
 
 
+# Families that draw what DejaVu Sans lacks (CJK names, above all), the first one found is used;
+# none is required. Debian's fonts-noto-cjk provides the first ones.
+_FALLBACK_FAMILIES = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans",
+    "Droid Sans Fallback",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "IPAGothic",
+    "IPAexGothic",
+)
+# Where Debian puts those fonts: matplotlib's font list is cached on first use, so a font
+# installed after that (a CI image built in layers) is not in it until it is added.
+_FALLBACK_FILES = (
+    (
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    ),
+    ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",),
+    ("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",),
+)
+# Drawn for a character no available font has, instead of an empty box.
+REPLACEMENT = "?"
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """The font families charts use, first to last, and every character they can draw."""
+
+    families: tuple[str, ...]
+    covered: frozenset[int]
+
+    def printable(self, text: str) -> str:
+        """``text`` with each character no family has replaced by ``REPLACEMENT``."""
+        if text.isascii():
+            return text
+        return "".join(c if c == "\n" or ord(c) in self.covered else REPLACEMENT for c in text)
+
+
+@functools.lru_cache(maxsize=1)  # the fonts installed on this machine: looked up once per process
+def fonts() -> Fonts:
+    """DejaVu Sans (matplotlib's own) and the first fallback family this machine has."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    known = {entry.name for entry in manager.ttflist}
+    if not known.intersection(_FALLBACK_FAMILIES):
+        for paths in _FALLBACK_FILES:
+            if os.path.isfile(paths[0]):
+                for path in (path for path in paths if os.path.isfile(path)):
+                    # Adds the font to matplotlib's list in this process; no setting changes.
+                    manager.addfont(path)
+                known = {entry.name for entry in manager.ttflist}
+                break
+    families = ("DejaVu Sans", *[family for family in _FALLBACK_FAMILIES if family in known][:1])
+    covered: set[int] = set()
+    for family in families:
+        path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        covered.update(font_manager.get_font(path).get_charmap())
+    return Fonts(families, frozenset(covered))
+
+
 @contextlib.contextmanager
 def drawing_style() -> Iterator[None]:
     """The pinned style: a temporary ``rc_context``, entered once around a batch of charts."""
-    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
+    style: dict[Any, Any] = {**_STYLE, "font.family": list(fonts().families)}
+    with matplotlib.rc_context(style):
         yield
 
 
@@ -103,10 +177,12 @@ def draw_all(
     rules: Mapping[str, MetricRule],
     fmt: str,
     *,
+    charted: Collection[str] | None = None,
     workers: int | None = None,
     forkserver: bool = False,
 ) -> tuple[list[bytes], bytes]:
-    """Every metric's chart (in the order of ``series``) and the overview.
+    """The charts of the metrics named in ``charted`` (default: all), in the order of ``series``,
+    and the overview of every metric.
 
     The charts are drawn in batches, each on one reused ``MetricPainter``; with
     many charts the batches are shared among worker processes (see
@@ -116,7 +192,11 @@ def draw_all(
     """
     from . import parallel
 
-    jobs = [ChartJob(item, verdicts[item.name], rules.get(item.name)) for item in series]
+    jobs = [
+        ChartJob(item, verdicts[item.name], rules.get(item.name))
+        for item in series
+        if charted is None or item.name in charted
+    ]
     count = parallel.worker_count(len(jobs), forkserver=forkserver) if workers is None else workers
     batches = _batches(jobs, count)
     drawn, overview = parallel.starmap(
@@ -175,27 +255,94 @@ class MetricPainter:
 
     def __init__(self, *, shift_slots: int = _SHIFT_SLOTS) -> None:
         self.figure = Figure(figsize=(8, 4.5), dpi=100)
-        FigureCanvasAgg(self.figure)
+        self.canvas = FigureCanvasAgg(self.figure)
         # Fixed margins instead of a layout engine: measuring every label to place
         # the axes cost more than drawing the chart itself. Room on the right for
         # the limit labels; the bottom is set once the run labels are known.
         self.figure.subplots_adjust(left=0.085, right=0.91, top=0.91)
-        self.panel = _Panel(self.figure.add_subplot(), compact=False, shift_slots=shift_slots)
+        self.panel = _Panel(self.figure.add_subplot(), self.canvas, compact=False, shift_slots=shift_slots)
         self.legend = _FootLegend(self.figure, slots=5)
+        axes = self.panel.axes
+        # What most charts of a batch share: the background, the frame, the runs (x axis) and
+        # the legend. A PNG draws them once per batch and copies the pixels (see ``save``).
+        self._shared: list[Artist] = [
+            self.figure.patch,
+            axes.patch,
+            *axes.spines.values(),
+            axes.xaxis,
+            *self.legend.lines,
+            *self.legend.patches,
+            *self.legend.texts,
+        ]
+        self._own = [artist for artist in axes.get_children() if artist not in self._shared]
+        self._background: tuple[object, object] | None = None
+        self._key: tuple[object, ...] = ()
 
     def paint(self, job: ChartJob) -> None:
         """Show ``job`` on the figure, replacing whatever the previous metric left there."""
         if len(job.series.shifts) > len(self.panel.shifts):
             raise ValueError(f"{len(job.series.shifts)} level shifts, room for {len(self.panel.shifts)}")
         slanted = self.panel.paint(job.series, job.verdict, job.rule)
-        self.legend.show(self.panel.legend_entries())
+        entries = self.panel.legend_entries()
+        self.legend.show(entries)
         labelled = job.series.label_name
-        self.figure.subplots_adjust(
-            bottom=(0.26 if slanted else 0.2) if labelled else (0.22 if slanted else 0.16)
+        bottom = (0.26 if slanted else 0.2) if labelled else (0.22 if slanted else 0.16)
+        self.figure.subplots_adjust(bottom=bottom)
+        self.panel.fit()
+        axes = self.panel.axes
+        # Everything the shared pixels depend on; a chart that differs gets them drawn anew.
+        self._key = (
+            bottom,
+            axes.get_xlim(),
+            tuple(axes.get_xticks()),
+            tuple((label.get_text(), label.get_rotation()) for label in axes.get_xticklabels()),
+            axes.get_xlabel(),
+            tuple(label for _, label in entries),
+            self.panel.current.get_markerfacecolor(),
+            self.panel.history.get_marker(),
         )
 
     def save(self, fmt: str) -> bytes:
-        return _save(self.figure, fmt)
+        """The chart as PNG or SVG bytes.
+
+        A PNG starts from the shared pixels (drawn when the previous chart's
+        differ) and draws the metric's own artists on top: every PNG is drawn
+        this way, so one chart's bytes never depend on the charts before it.
+        """
+        if fmt != "png":
+            return _save(self.figure, fmt)
+        renderer = self.canvas.get_renderer()  # type: ignore[no-untyped-call]
+        if self._background is None or self._background[0] != self._key:
+            with _hidden(self._own):
+                self.canvas.draw()  # type: ignore[no-untyped-call]
+            self._background = (self._key, renderer.copy_from_bbox(self.figure.bbox))
+        renderer.restore_region(self._background[1])
+        with _hidden(self._shared):
+            self.figure.draw(renderer)
+        buffer = io.BytesIO()
+        imsave(
+            buffer,
+            np.asarray(renderer.buffer_rgba()),
+            format="png",
+            origin="upper",
+            dpi=self.figure.dpi,
+            metadata={"Software": None},  # type: ignore[dict-item]
+            pil_kwargs={"compress_level": _PNG_COMPRESS_LEVEL},
+        )
+        return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _hidden(artists: Sequence[Artist]) -> Iterator[None]:
+    """Hide ``artists`` for a moment, then show again those that were shown."""
+    shown = [artist for artist in artists if artist.get_visible()]
+    for artist in shown:
+        artist.set_visible(False)
+    try:
+        yield
+    finally:
+        for artist in shown:
+            artist.set_visible(True)
 
 
 class _FootLegend:
@@ -284,9 +431,16 @@ def overview_figure(
         return figure
 
 
+def overview_order(series: Sequence[Series], verdicts: Mapping[str, Verdict]) -> list[Series]:
+    """Failing metrics first, then warnings, then the rest, each group in its given order."""
+    rank = {FAIL: 0, WARN: 1}
+    return sorted(series, key=lambda item: rank.get(verdicts[item.name].verdict, 2))
+
+
 def _overview_figure(
     series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]
 ) -> Figure:
+    series = overview_order(series, verdicts)
     if 0 < len(series) <= _SINGLE_CHART_LIMIT and _share_a_scale(series):
         figure = Figure(figsize=(9, 4.8), dpi=100)
         FigureCanvasAgg(figure)
@@ -299,7 +453,7 @@ def _overview_figure(
     # megapixels and every panel keeps its name, verdict, line, limits and point.
     width, height, dpi = (3.4, 2.5, 100) if len(series) <= 36 else (2.8, 1.9, 72)
     figure = Figure(figsize=(width * columns, height * rows + 0.3), dpi=dpi)
-    FigureCanvasAgg(figure)
+    canvas = FigureCanvasAgg(figure)
     figure.subplots_adjust(
         left=0.45 / (width * columns),
         right=1 - 0.1 / (width * columns),
@@ -310,9 +464,13 @@ def _overview_figure(
     )
     for index, item in enumerate(series):
         panel = _Panel(
-            figure.add_subplot(rows, columns, index + 1), compact=True, shift_slots=len(item.shifts)
+            figure.add_subplot(rows, columns, index + 1), canvas, compact=True, shift_slots=len(item.shifts)
         )
         panel.paint(item, verdicts[item.name], rules.get(item.name))
+        if index + columns < len(series) and all(other.labels == item.labels for other in series):
+            # The panels share their runs: only the lowest panel of each column names them,
+            # which also spares drawing the same labels hundreds of times.
+            panel.axes.xaxis.set_tick_params(labelbottom=False)
     if not series:
         figure.text(0.5, 0.5, "no metrics", ha="center", va="center")
     return figure
@@ -355,8 +513,10 @@ class _Panel:
     needs it, so what is drawn never depends on the metrics painted before.
     """
 
-    def __init__(self, axes: Axes, *, compact: bool, shift_slots: int) -> None:
-        self.axes, self.compact = axes, compact
+    def __init__(self, axes: Axes, canvas: FigureCanvasAgg, *, compact: bool, shift_slots: int) -> None:
+        self.axes, self.canvas, self.compact = axes, canvas, compact
+        self.count = 0
+        self.name = self.verdict_word = ""
         fail = VERDICT_COLOURS[FAIL]
         self.streak: Rectangle = axes.axvspan(0, 1, alpha=0.07, zorder=0, visible=False)
         self.band: Rectangle = axes.axhspan(0, 1, color="#2da44e", alpha=0.12, zorder=1, visible=False)
@@ -474,6 +634,9 @@ class _Panel:
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
             visible=False,
         )
+        # The titles' texts, which ``fit`` measures and shortens (matplotlib keeps the left and
+        # right titles apart from the centred one, with no public accessor).
+        self.titles = [getattr(axes, "_left_title"), getattr(axes, "_right_title")]  # noqa: B009
 
     def legend_entries(self) -> list[tuple[Artist, str]]:
         """The visible artists that name themselves, in a fixed order, for the figure's legend."""
@@ -490,6 +653,7 @@ class _Panel:
         """Show one metric; return whether its run labels are slanted."""
         axes, compact = self.axes, self.compact
         xs, ys = _xs(series), _plain(series.values)
+        self.count = len(xs)
         colour = VERDICT_COLOURS[verdict.verdict]
         history_end = len(ys) - 1 if series.has_current else len(ys)
         self.history.set_data(xs[:history_end], ys[:history_end])
@@ -528,16 +692,82 @@ class _Panel:
             if verdict.verdict in (FAIL, WARN, ACCEPTED):
                 shortfall = _shortfall(rule, ys[-1], verdict)
         self.value_note.set_visible(not compact and has_point)
-        axes.set_title(shortfall or "", loc="right", color=colour, fontsize=9)
         slanted = _set_x_labels(axes, series, compact=compact)
         self._streak(series, verdict)
         self._shifts(series)
         self._restart(series)
         self.caption.set_text(series.caption)
         self.caption.set_visible(bool(series.caption) and not compact)
-        title = f"{series.name}: {verdict_word(verdict.verdict)}"
+        self.name = fonts().printable(series.name)
+        self.verdict_word = verdict_word(verdict.verdict)
+        title = f"{self.name}: {self.verdict_word}"
         axes.set_title(title, color=colour, fontweight="bold", loc="left", fontsize=9 if compact else 11)
+        axes.set_title(shortfall or "", loc="right", color=colour, fontsize=9)
         return slanted
+
+    def fit(self) -> None:
+        """Keep every label of the full chart inside the figure and off the others.
+
+        Measured with the renderer's font cache once the figure's margins are set:
+        a long name is shortened, a label that would run past the axes' right
+        edge ends there instead, labels that meet move apart, and this run's
+        value note goes to the other side of its point when the first is taken.
+        """
+        renderer = self.canvas.get_renderer()  # type: ignore[no-untyped-call]
+        frame = self.axes.get_window_extent(renderer)
+        points = 72 / self.canvas.figure.dpi  # per pixel
+        left, right = self.titles
+        room = (right.get_window_extent(renderer).x0 - 12 if right.get_text() else frame.x1 + 40) - frame.x0
+        if left.get_window_extent(renderer).width > room:
+            low, high = 0, len(self.name)  # the longest prefix of the name that fits, by halving
+            while low < high:
+                middle = (low + high + 1) // 2
+                left.set_text(f"{self.name[:middle]}\u2026: {self.verdict_word}")
+                if left.get_window_extent(renderer).width <= room:
+                    low = middle
+                else:
+                    high = middle - 1
+            left.set_text(f"{self.name[:low]}\u2026: {self.verdict_word}")
+        placed: list[Bbox] = []
+        streak, value = self.streak_note, self.value_note
+        if streak.get_visible():
+            if streak.get_window_extent(renderer).x1 > frame.x1:
+                # Would run past the right edge: end at the edge, over the shaded streak.
+                streak.xy = (self.count - 0.5, 1.0)
+                streak.xyann = (-2, -3)
+                streak.set_horizontalalignment("right")
+            placed.append(streak.get_window_extent(renderer))
+        restart = self.restart_note
+        if restart.get_visible():
+            if restart.get_window_extent(renderer).x1 > frame.x1:
+                restart.xyann = (-3, -14)  # end at its line instead of running past the edge
+                restart.set_horizontalalignment("right")
+            box = restart.get_window_extent(renderer)
+            while any(box.overlaps(other) for other in placed) and box.y0 > frame.y0:
+                x, y = restart.xyann  # down from the top, below the streak note
+                restart.xyann = (x, y - (box.height + 2) * points)
+                box = restart.get_window_extent(renderer)
+            placed.append(box)
+        if value.get_visible():
+            # This run's note comes first: to the other side of its point when the streak note is there.
+            if any(value.get_window_extent(renderer).overlaps(other) for other in placed):
+                x, y = value.xyann
+                value.xyann = (x, -y)
+                value.set_verticalalignment("top" if y > 0 else "bottom")
+            placed.append(value.get_window_extent(renderer))
+            placed.append(self.current.get_window_extent(renderer))
+        for _, note in self.shifts:
+            if not note.get_visible():
+                continue
+            if note.get_window_extent(renderer).x1 > frame.x1:
+                note.xyann = (-3, 4)  # end at its line instead of running past the edge
+                note.set_horizontalalignment("right")
+            box = note.get_window_extent(renderer)
+            while any(box.overlaps(other) for other in placed) and box.y1 < frame.y1:
+                x, y = note.xyann  # up from the axes' foot, one label at a time
+                note.xyann = (x, y + (box.height + 2) * points)
+                box = note.get_window_extent(renderer)
+            placed.append(box)
 
     def _limits(self, rule: MetricRule | None, verdict: Verdict) -> list[float]:
         """Min/max lines, the baseline and the band the relative rules allow; return the y values shown."""
@@ -588,15 +818,17 @@ class _Panel:
         self.streak.set_color(colour)
         if self.compact:
             return
-        labels = display_labels(series.labels, has_current=series.has_current)
+        labels = _shown_labels(series)
         runs = len(series.values) - start
         since = (
-            f"breaching since {_run_word(series)}{labels[start]} ({runs} runs)"
+            f"breaching since {_run_word(series)}{_shorten(labels[start])} ({runs} runs)"
             if runs > 1
             else "breaching this run"
         )
         self.streak_note.set_text(since)
         self.streak_note.xy = (start - 0.45, 1.0)
+        self.streak_note.xyann = (2, -3)
+        self.streak_note.set_horizontalalignment("left")
         self.streak_note.set_color(colour)
 
     def _shifts(self, series: Series) -> None:
@@ -609,6 +841,8 @@ class _Panel:
                 continue
             line.set_xdata([shift.index - 0.5, shift.index - 0.5])
             note.xy = (shift.index - 0.5, 0.0)
+            note.xyann = (3, 4)
+            note.set_horizontalalignment("left")
             note.set_text(f"level shift\n{format_value(shift.before)} \u2192 {format_value(shift.after)}")
 
     def _restart(self, series: Series) -> None:
@@ -620,6 +854,8 @@ class _Panel:
             return
         self.restart.set_xdata([index - 0.5, index - 0.5])
         self.restart_note.xy = (index - 0.5, 1.0)
+        self.restart_note.xyann = (3, -14)
+        self.restart_note.set_horizontalalignment("left")
 
 
 def _line(axes: Axes, **style: object) -> Line2D:
@@ -671,7 +907,8 @@ def _shortfall(rule: MetricRule | None, value: float, verdict: Verdict) -> str |
 
 
 def _run_word(series: Series) -> str:
-    return f"{series.label_name} " if series.label_name and series.label_name != "run" else ""
+    name = series.label_name
+    return f"{fonts().printable(name)} " if name and name != "run" else ""
 
 
 def _set_x_labels(axes: Axes, series: Series, *, compact: bool) -> bool:
@@ -679,12 +916,12 @@ def _set_x_labels(axes: Axes, series: Series, *, compact: bool) -> bool:
     count = len(series.values)
     if not compact:
         # Always set, empty included: a reused axes must not keep the previous metric's name.
-        axes.set_xlabel(series.label_name or "", labelpad=2)
+        axes.set_xlabel(fonts().printable(series.label_name or ""), labelpad=2)
     if count == 0:
         axes.set_xticks([])
         axes.set_xlim(-0.5, 0.5)
         return False
-    labels = display_labels(series.labels, has_current=series.has_current)
+    labels = _shown_labels(series)
     most = 5 if compact else (count if count <= _ALL_TICKS else _MAX_TICKS)
     step = max(1, math.ceil(count / most))
     # Always show the newest run: count back from it.
@@ -697,6 +934,12 @@ def _set_x_labels(axes: Axes, series: Series, *, compact: bool) -> bool:
     )
     axes.set_xlim(-0.5, count - 0.5)
     return rotate
+
+
+def _shown_labels(series: Series) -> list[str]:
+    """The runs' labels as people read them (this run's own label, else "this run"), drawable."""
+    printable = fonts().printable
+    return [printable(label) for label in display_labels(series.labels, has_current=series.has_current)]
 
 
 def _shorten(label: str) -> str:
@@ -719,7 +962,7 @@ def _draw_combined(
             marker="o",
             markersize=4,
             linewidth=1.5,
-            label=f"{item.name} ({verdict_word(verdict.verdict)})",
+            label=f"{fonts().printable(item.name)} ({verdict_word(verdict.verdict)})",
         )
         flags = list(item.breaches)
         if item.has_current and flags:

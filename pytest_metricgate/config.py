@@ -30,6 +30,7 @@ BASELINE_METHODS = ("last", "best", "mean", "median")
 DIRECTIONS = ("higher", "lower")
 SEVERITIES = ("error", "warning")
 CHART_FORMATS = ("png", "svg")
+CHART_METRICS = ("all", "breached")
 HISTORY_SUFFIXES = (".jsonl", ".csv")
 # The rules an acceptance may cover; without ``rules`` it covers the relative ones, which
 # compare against the baseline an intended change leaves behind.
@@ -51,6 +52,7 @@ _TOP_KEYS = (
     "window",
     "chart-format",
     "chart-runs",
+    "chart-metrics",
     "metrics",
     "alerts",
     "baseline-branch",
@@ -61,6 +63,7 @@ _TOP_KEYS = (
     "defaults",
     "mlflow",
     "baseline-model",
+    "gitlab-metrics",
 )
 _ACCEPT_KEYS = ("metric", "reason", "until", "rules", "value")
 _MLFLOW_KEYS = ("tracking-uri", "filter", "timeout")
@@ -251,6 +254,8 @@ class GateConfig:
     window: int = 5
     chart_format: str = "png"
     chart_runs: int = 200
+    # "breached": per-metric charts only for metrics that did not pass (the overview shows all).
+    chart_metrics: str = "all"
     metrics: tuple[MetricRule, ...] = ()
     alerts: AlertSettings | None = None
     warnings: tuple[str, ...] = ()
@@ -267,6 +272,8 @@ class GateConfig:
     # ``baseline-model = "models:/NAME@ALIAS"``: relative rules compare against that model's run.
     baseline_model: str | None = None
     mlflow: MlflowSettings | None = None
+    # Write GitLab's metrics.txt: True or False as configured; None leaves it to GITLAB_CI.
+    gitlab_metrics: bool | None = None
 
     @property
     def gated_names(self) -> frozenset[str]:
@@ -383,7 +390,7 @@ def load(
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+        raise ConfigError(toml_error(shown, text, exc)) from None
     return from_document(
         document,
         pyproject,
@@ -393,6 +400,45 @@ def load(
         strict=strict,
         today=today,
     )
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def toml_error(shown: str, text: str, exc: Exception) -> str:
+    """One line for a TOML syntax error, naming the line, its table, the key and what was found there.
+
+    tomllib names only a line and column ("Cannot overwrite a value (at line 7, column 10)"); a user
+    needs to know which key was set twice, or which line does not parse.
+    """
+    message = str(exc)
+    position = _TOML_POSITION.search(message)
+    if position is None:
+        return f"{shown}: invalid TOML: {message}"
+    reason = message[: position.start()]
+    number = int(position.group(1))
+    lines = text.splitlines()
+    found = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    table = next(
+        (line.strip() for line in reversed(lines[: number - 1]) if line.strip().startswith("[")),
+        "the top level",
+    )
+    where = f"{shown}, line {number}"
+    if found.startswith("["):
+        if reason.startswith("Cannot declare"):
+            return f"{where}: table {found} is declared twice; each table may appear once, found it again"
+        return f"{where}: invalid TOML table header ({reason}), found {found!r}"
+    key = found.split("=", 1)[0].strip() if "=" in found else found.split(" ", 1)[0]
+    if reason.startswith(("Cannot overwrite", "Duplicate", "Cannot mutate immutable namespace")):
+        # Inside an inline table the parser names the repeated key itself: 'x' or ('x', 'y').
+        named = re.findall(r"'([^']*)'", reason)
+        if named and not reason.startswith("Cannot overwrite"):
+            key = ".".join(named)
+        return (
+            f"{where}: {table} {key} is set twice; each key may appear once in a table, "
+            f"found {found!r} after an earlier {key}"
+        )
+    return f"{where}: {table} {key}: invalid TOML ({reason}), found {found!r}"
 
 
 def from_document(
@@ -502,6 +548,7 @@ class _Reader:
         window = self.integer(table, top, "window", 5, minimum=1)
         chart_format = self.choice(table, top, "chart-format", CHART_FORMATS, "png")
         chart_runs = self.integer(table, top, "chart-runs", 200, minimum=1)
+        chart_metrics = self.choice(table, top, "chart-metrics", CHART_METRICS, "all")
         family_wise = self.boolean(table, top, "family-wise", True)
         defaults_raw = table.get("defaults", {})
         if not isinstance(defaults_raw, dict):
@@ -548,6 +595,7 @@ class _Reader:
             window=window,
             chart_format=chart_format,
             chart_runs=chart_runs,
+            chart_metrics=chart_metrics,
             metrics=metrics,
             alerts=self.alerts(table.get("alerts")),
             warnings=(*self.warnings, *self.notices),
@@ -561,6 +609,9 @@ class _Reader:
             current_run=current_run,
             baseline_model=baseline_model,
             mlflow=mlflow,
+            gitlab_metrics=None
+            if table.get("gitlab-metrics") is None
+            else self.boolean(table, top, "gitlab-metrics", False),
         )
 
     # -- top-level keys -------------------------------------------------

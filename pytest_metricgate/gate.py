@@ -96,6 +96,12 @@ class Verdict:
     # A breach that only passed (as a warning) because of ``patience``: recorded with a
     # mark, so it never enters a later baseline.
     held_by_patience: bool = False
+    # The reasons that decided the verdict (a failing limit, or for a warn its warning), so a message
+    # can lead with them and never with an "inconclusive" note that came first in rule order.
+    decisive: tuple[str, ...] = ()
+    # The values at which each of the metric's limits starts to breach (min, max, the baseline less
+    # max-drop, ...): a table shows the value with enough digits to tell it from each of them.
+    edges: tuple[float, ...] = ()
 
     @property
     def gated(self) -> bool:
@@ -365,6 +371,10 @@ class _Assessment:
             configured_by=rule.configured_by,
             breaches=breaches,
             held_by_patience=held_now,
+            decisive=tuple(
+                finding.text for finding in findings if finding.level == (FAIL if FAIL in levels else WARN)
+            ),
+            edges=_edges(rule, self.context) if current is not None else (),
         )
 
 
@@ -415,6 +425,11 @@ def _via(rule: MetricRule) -> str:
 
 def _percent(level: float) -> str:
     return f"{100 * level:.3g}%"
+
+
+def _edges(rule: MetricRule, context: _Context) -> tuple[float, ...]:
+    edges = (item.edge for item in _limits(rule, context) if isinstance(item, Limit))
+    return tuple(edge for edge in edges if math.isfinite(edge))
 
 
 def _measurement(value: Measurement | float | None) -> Measurement | None:

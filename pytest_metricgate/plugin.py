@@ -300,9 +300,9 @@ class _ControllerPlugin:
         if result.passed and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = pytest.ExitCode.OK
         if self.junit_path is not None and self.junit_path.is_file():
-            from .report import add_to_junit_file, junit_testcases
+            from .report import add_to_junit_file, junit_properties, junit_testcases
 
-            add_to_junit_file(self.junit_path, junit_testcases(result))
+            add_to_junit_file(self.junit_path, junit_testcases(result), junit_properties(result))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .report import terminal_lines
@@ -315,6 +315,10 @@ class _ControllerPlugin:
                 f"metric gate: not judged: {self.skipped_because or 'no result'}", yellow=True
             )
             return
+        # GitHub reads workflow commands from any line of the step's output: plain, at the line's start.
+        for command in self.gate.annotations:
+            terminalreporter.write_line(command)
         quiet = terminalreporter.config.get_verbosity() < 0
-        for line in terminal_lines(shown, details=self.gate.details, quiet=quiet):
+        lines = terminal_lines(shown, details=self.gate.details, quiet=quiet, undone=self.gate.undone)
+        for line in lines:
             terminalreporter.write_line(line.text, **line.markup)

@@ -26,6 +26,7 @@ from .gate import ACCEPTED, FAIL, NOT_RUN, PASS, UNGATED, WARN, GateResult, Verd
 
 if TYPE_CHECKING:
     from .datacheck import ColumnCheck, DataCheck
+    from .runinfo import RunInfo
 
 MANIFEST = ".metricgate-manifest.json"
 _RESERVED_STEMS = frozenset({"overview", "index", "summary"})
@@ -125,6 +126,61 @@ def display_labels(raw: Sequence[str], *, has_current: bool = True) -> list[str]
     return labels
 
 
+_MAX_DECIMALS = 8
+# Beyond these magnitudes fixed decimals stop being readable; such a cell uses four significant digits.
+_FIXED_RANGE = (1e-4, 1e9)
+
+
+@dataclass(frozen=True)
+class NumberColumns:
+    """One format rule for a table's number columns (current and baseline): the same decimals down the
+    column, as many as the most any row needs, where a row needs its value's own digits and enough to
+    tell it from the baseline and from every limit's edge it was judged against (so 0.87996 never
+    shows as 0.880 next to "below min 0.88")."""
+
+    decimals: int
+
+    @classmethod
+    def of(cls, verdicts: Sequence[Verdict]) -> NumberColumns:
+        needed = [0]
+        for v in verdicts:
+            if v.value is not None:
+                needed.append(_decimals_to_tell(v.value, (*v.edges, v.baseline)))
+            if v.baseline is not None:
+                needed.append(_decimals_to_tell(v.baseline, ()))
+        return cls(min(max(needed), _MAX_DECIMALS))
+
+    def format(self, value: float | None) -> str:
+        if value is None:
+            return "-"
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and not _FIXED_RANGE[0] <= abs(value) < _FIXED_RANGE[1]:
+            return f"{value:.4g}"
+        return f"{value:.{self.decimals}f}"
+
+
+def _decimals_to_tell(value: float, others: Sequence[float | None]) -> int:
+    """Decimals for ``value``'s own digits, and more while it prints like a different number in ``others``."""
+    if not math.isfinite(value) or value == 0 or not _FIXED_RANGE[0] <= abs(value) < _FIXED_RANGE[1]:
+        return 0
+    # The value's own digits as every message writes it (``format_value``: four significant digits,
+    # three decimals at least below 1), so the table and the reasons show the same number.
+    text = format_value(value)
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    for other in others:
+        if other is None or not math.isfinite(other) or _same(value, other):
+            continue
+        while decimals < _MAX_DECIMALS and f"{value:.{decimals}f}" == f"{other:.{decimals}f}":
+            decimals += 1
+    return decimals
+
+
+def _same(a: float, b: float) -> bool:
+    # The gate's own tolerance: values this close were judged equal, so no digit should split them.
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
 @dataclass(frozen=True)
 class TerminalLine:
     text: str
@@ -141,21 +197,24 @@ def terminal_lines(
     *,
     details: Sequence[str] = (),
     quiet: bool = False,
+    undone: Sequence[str] = (),
 ) -> list[TerminalLine]:
     """The ``metric gate`` section: an aligned table, failures first, notes, and the headline last.
 
-    ``quiet`` (``-q``) keeps only failing rows and the headline.
+    ``quiet`` (``-q``) keeps only failing rows, the ``undone`` lines (something the user expects that
+    did not happen: history not written, an alert not delivered) and the headline.
     """
     rows = ordered(result.verdicts)
     if quiet or (result.verdicts and all(v.verdict == NOT_RUN for v in result.verdicts)):
         # Quiet keeps failures only; a session that measured nothing says so in its note alone.
         rows = [v for v in rows if v.verdict == FAIL]
     header = ("metric", "current", "baseline", "limit", "verdict", "reason")
+    numbers = NumberColumns.of(rows)
     cells = [
         (
             v.name,
-            format_value(v.value),
-            format_value(v.baseline),
+            numbers.format(v.value),
+            numbers.format(v.baseline),
             v.limits or "-",
             verdict_word(v.verdict),
             "; ".join(v.reasons),
@@ -177,8 +236,29 @@ def terminal_lines(
             TerminalLine(note, {"yellow": True} if note.startswith("warning:") else {})
             for note in (*result.notes, *details)
         )
+    lines.extend(TerminalLine(line, {"yellow": True}) for line in undone)
     headline_markup = {"red": True, "bold": True} if not result.passed else {"green": True, "bold": True}
     lines.append(TerminalLine(result.headline(), headline_markup))
+    return lines
+
+
+def run_lines(run: RunInfo | None) -> list[str]:
+    """This run's facts for people: ``run r42, commit 1a2b3c4d5e6f, branch main, 2026-05-04T10:00:00+00:00``
+    and, where the CI gives one, ``CI: URL``. Empty without facts."""
+    if run is None:
+        return []
+    facts = []
+    if run.label:
+        facts.append(f"run {run.label}")
+    if run.commit:
+        note = f" ({run.commit_note})" if run.commit_note else ""
+        facts.append(f"commit {run.commit[:12]}{note}")
+    if run.branch:
+        facts.append(f"branch {run.branch}")
+    facts.append(run.timestamp)
+    lines = [", ".join(facts)]
+    if run.ci_url:
+        lines.append(f"CI: {run.ci_url}")
     return lines
 
 
@@ -189,6 +269,8 @@ def summary_json(
     notes: Sequence[str] | None = None,
     extra: Mapping[str, object] | None = None,
     shifts: Mapping[str, Sequence[Shift]] | None = None,
+    run: RunInfo | None = None,
+    report: str | None = None,
 ) -> dict[str, Any]:
     """The ``summary.json`` document: status, and each metric with its numbers, reasons and chart file."""
     metrics = []
@@ -214,6 +296,10 @@ def summary_json(
         )
     listed = list(result.notes if notes is None else notes)
     document: dict[str, Any] = {"status": result.status, "headline": result.headline(), "notes": listed}
+    if run is not None:
+        document["run"] = run.as_dict()
+    if report is not None:
+        document["report"] = report
     if extra:
         document.update(extra)
     document["metrics"] = metrics
@@ -231,13 +317,18 @@ _VERDICT_ICONS = {
 }
 
 
-def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
+def summary_markdown(result: GateResult, *, notes: Sequence[str] = (), run: RunInfo | None = None) -> str:
     """``summary.md``: a status line and a table of the verdicts, failures first, short enough for a PR comment.
 
     Every user-supplied string is escaped here, where it becomes Markdown.
     """
     icon = _VERDICT_ICONS[PASS if result.passed else FAIL]
     lines = [f"### {icon} {_md(result.headline())}", ""]
+    if run is not None:
+        # The heading's second line: which run, commit and branch this is, linked to its CI job.
+        facts = _md(run_lines(run)[0])
+        link = f" \u00b7 [CI run](<{run.ci_url}>)" if run.ci_url and _safe_url(run.ci_url) else ""
+        lines += [f"{facts}{link}", ""]
     rows = ordered(result.verdicts)
     shown = [v for v in rows if v.verdict in _LOUD]
     shown += [v for v in rows if v.verdict not in _LOUD][: max(0, _MARKDOWN_ROWS - len(shown))]
@@ -246,12 +337,13 @@ def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
             "| metric | current | baseline | limits | verdict | reasons |",
             "|---|---:|---:|---|---|---|",
         ]
+        numbers = NumberColumns.of(shown)
         for v in shown:
             verdict = f"**{verdict_word(v.verdict)}**" if v.verdict in _LOUD else v.verdict
             cells = [
                 _md(v.name),
-                format_value(v.value),
-                format_value(v.baseline),
+                numbers.format(v.value),
+                numbers.format(v.baseline),
                 _md(v.limits or "-"),
                 f"{_VERDICT_ICONS[v.verdict]} {verdict}",
                 _md("; ".join(v.reasons)),
@@ -263,6 +355,11 @@ def summary_markdown(result: GateResult, *, notes: Sequence[str] = ()) -> str:
     if notes:
         lines += [""] + [f"- {_md(note)}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _safe_url(url: str) -> bool:
+    # Only an http(s) link with nothing that could end the Markdown link early.
+    return url.startswith(("https://", "http://")) and not re.search(r"[\s<>]", url)
 
 
 def _md(text: str) -> str:
@@ -289,14 +386,16 @@ def index_html(
     """
     e = html.escape
     status = "passed" if result.passed else "failed"
+    anchors = chart_anchors([v.name for v in result.verdicts])
+    numbers = NumberColumns.of(result.verdicts)
     rows = []
     for v in ordered(result.verdicts):
         reasons = "<br>".join(e(reason) for reason in v.reasons) or "&nbsp;"
         chart = charts.get(v.name)
-        name = f'<a href="#chart-{_anchor(v.name)}">{e(v.name)}</a>' if chart else e(v.name)
+        name = f'<a href="#{anchors[v.name]}">{e(v.name)}</a>' if chart else e(v.name)
         rows.append(
-            f'<tr class="{e(v.verdict.replace(" ", "-"))}"><th scope="row">{name}</th><td class="num">{e(format_value(v.value))}</td>'
-            f'<td class="num">{e(format_value(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
+            f'<tr class="{e(v.verdict.replace(" ", "-"))}"><th scope="row">{name}</th><td class="num">{e(numbers.format(v.value))}</td>'
+            f'<td class="num">{e(numbers.format(v.baseline))}</td><td>{e(v.limits or "-")}</td>'
             f'<td class="verdict">{e(verdict_word(v.verdict))}</td>'
             f"<td>{reasons}</td></tr>"
         )
@@ -305,9 +404,7 @@ def index_html(
         figures.append(_figure("overview", "overview", "every metric", overview))
     for v in ordered(result.verdicts):
         if v.name in charts:
-            figures.append(
-                _figure(f"chart-{_anchor(v.name)}", v.name, f"{v.name}: {v.verdict}", charts[v.name])
-            )
+            figures.append(_figure(anchors[v.name], v.name, f"{v.name}: {v.verdict}", charts[v.name]))
     note_items = "".join(f"<li>{e(note)}</li>" for note in notes)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -378,18 +475,73 @@ def _figure(anchor: str, caption: str, alt: str, chart: tuple[str, bytes]) -> st
     )
 
 
-def _anchor(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "metric"
+def chart_anchors(names: Sequence[str]) -> dict[str, str]:
+    """A distinct ``id`` for each metric's chart in ``index.html``.
+
+    Names that clean to the same anchor (``a|b``, ``a b``, ``a/b``) get numbered suffixes, so every
+    link in the table reaches its own metric's chart; ``overview`` stays the overview's.
+    """
+    return _distinct_ids(names, "chart-", {"overview"})
+
+
+def _distinct_ids(names: Sequence[str], prefix: str, taken: set[str]) -> dict[str, str]:
+    """``prefix`` + each name cleaned to an id, numbered where two clean alike; adds them to ``taken``."""
+    anchors: dict[str, str] = {}
+    for name in names:
+        stem = prefix + (re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:100] or "metric")
+        candidate, counter = stem, 2
+        while candidate in taken:
+            candidate, counter = f"{stem}-{counter}", counter + 1
+        taken.add(candidate)
+        anchors[name] = candidate
+    return anchors
+
+
+def failure_message(verdict: Verdict) -> str:
+    """``accuracy 0.860 below min 0.88 (baseline 0.870)``: the name, the value, what decided, the baseline.
+
+    The reasons that decided the verdict come first and alone, so a failure is never summed up by an
+    "inconclusive" note that happened to come first in rule order.
+    """
+    reasons = "; ".join(verdict.decisive or verdict.reasons) or verdict.verdict
+    value = "" if verdict.value is None else f" {format_value(verdict.value)}"
+    baseline = "" if verdict.baseline is None else f" (baseline {format_value(verdict.baseline)})"
+    return f"{verdict.name}{value} {reasons}{baseline}"
 
 
 def junit_testcases(result: GateResult) -> list[ET.Element]:
-    """One ``<testcase classname="metricgate" name="NAME">`` per gated metric, with its numbers as properties."""
+    """One ``<testcase classname="metricgate" name="NAME">`` per gated metric.
+
+    A failure carries ``failure_message`` and every reason. ``warn`` and ``not run`` are written as
+    ``<skipped>`` with the same message (``accepted`` stays a pass with an ``ACCEPTED:`` output): Jenkins, GitLab and the GitHub test
+    reporters list a skipped case in its own colour with its message, while a passing case's
+    ``system-out`` is hidden behind a click (Jenkins) or not shown at all (GitLab). Test cases carry no
+    ``<properties>``: the Jenkins schema allows them only on the suite (see ``junit_properties``).
+    """
     cases = []
     for v in result.gated:
         case = ET.Element("testcase", {"classname": "metricgate", "name": v.name, "time": "0.000"})
-        properties = ET.SubElement(case, "properties")
+        if v.verdict == ACCEPTED:
+            # JUnit has no "accepted": a reviewed change passes, so it stays a passing case (a skipped
+            # one would count as not run), whose output says why, so CI views show it apart.
+            out = ET.SubElement(case, "system-out")
+            out.text = "ACCEPTED: " + "\n".join(v.reasons)
+        elif v.verdict != PASS:
+            tag = "failure" if v.verdict == FAIL else "skipped"
+            outcome = ET.SubElement(
+                case, tag, {"type": f"metricgate.{v.verdict}", "message": failure_message(v)}
+            )
+            outcome.text = "\n".join(v.reasons)
+        cases.append(case)
+    return cases
+
+
+def junit_properties(result: GateResult) -> list[tuple[str, str]]:
+    """Each gated metric's numbers as ``metricgate.NAME.KEY`` properties, for the suite's ``<properties>``."""
+    properties = []
+    for v in result.gated:
         for key, value in (
-            ("value", format_value(v.value) if v.value is not None else None),
+            ("value", None if v.value is None else format_value(v.value)),
             ("n", None if v.n is None else str(v.n)),
             ("baseline", None if v.baseline is None else format_value(v.baseline)),
             ("baseline_method", v.baseline_text),
@@ -398,27 +550,27 @@ def junit_testcases(result: GateResult) -> list[ET.Element]:
             ("severity", v.severity),
         ):
             if value is not None:
-                ET.SubElement(properties, "property", {"name": key, "value": value})
-        if v.verdict == FAIL:
-            failure = ET.SubElement(case, "failure", {"message": "; ".join(v.reasons)})
-            failure.text = "\n".join(v.reasons)
-        elif v.verdict == NOT_RUN:
-            ET.SubElement(case, "skipped", {"message": "; ".join(v.reasons)})
-        elif v.verdict == ACCEPTED:
-            # JUnit has no "accepted": a passing case whose output says why, so CI views show it apart.
-            out = ET.SubElement(case, "system-out")
-            out.text = "ACCEPTED: " + "\n".join(v.reasons)
-        cases.append(case)
-    return cases
+                properties.append((f"metricgate.{v.name}.{key}", value))
+    return properties
 
 
-def add_to_junit_file(path: Path, cases: Sequence[ET.Element]) -> None:
-    """Append ``cases`` to the first ``<testsuite>`` of the JUnit file pytest wrote, updating its counts."""
+def add_to_junit_file(
+    path: Path, cases: Sequence[ET.Element], properties: Sequence[tuple[str, str]] = ()
+) -> None:
+    """Append ``cases`` to the first ``<testsuite>`` of the JUnit file pytest wrote, update its counts,
+    and add ``properties`` to that suite's ``<properties>`` (made first in the suite when pytest wrote none)."""
     tree = ET.parse(path)
     root = tree.getroot()
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     if suite is None:
         return
+    if properties:
+        listed = suite.find("properties")
+        if listed is None:
+            listed = ET.Element("properties")
+            suite.insert(0, listed)
+        for name, value in properties:
+            ET.SubElement(listed, "property", {"name": name, "value": value})
     for case in cases:
         suite.append(case)
     failed = sum(1 for case in cases if case.find("failure") is not None)
@@ -597,9 +749,16 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
         return ""
     e = html.escape
     parts = ['<section class="data" id="data">']
+    # The data section's ids start with "data-" and "dist-", never "chart-", so they cannot meet a
+    # metric chart's id; among themselves they are made distinct like the charts' ids.
+    taken: set[str] = {"data"}
+    headings = _distinct_ids([check.prefix for check in checks], "data-", taken)
+    figure_ids = _distinct_ids(
+        [_data_key(check, column) for check in checks for column in check.columns], "dist-", taken
+    )
     for check in checks:
         parts.append(
-            f'<h2 id="data-{_anchor(check.prefix)}">Data: {e(check.prefix)}</h2>'
+            f'<h2 id="{e(headings[check.prefix])}">Data: {e(check.prefix)}</h2>'
             f'<p class="dataset">{e(_dataset_sentence(check))}</p>'
         )
         header = (
@@ -620,7 +779,7 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
         for column in _data_rows_order(check):
             chart = charts.get(_data_key(check, column))
             name = (
-                f'<a href="#{e(_anchor(_data_key(check, column)))}">{e(column.name)}</a>'
+                f'<a href="#{e(figure_ids[_data_key(check, column)])}">{e(column.name)}</a>'
                 if chart
                 else e(column.name)
             )
@@ -669,7 +828,7 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
             key = _data_key(check, column)
             if key in charts:
                 caption = f"{check.prefix}.{column.name}: reference vs current ({'drifted' if column.drifted else 'stable'})"
-                parts.append(_figure(_anchor(key), caption, caption, charts[key]))
+                parts.append(_figure(figure_ids[key], caption, caption, charts[key]))
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import acceptance, baselines, runinfo, stores
+from . import acceptance, baselines, ci, runinfo, stores
 from .config import GateConfig, MetricRule, display_path
 from .errors import ConfigError, HistoryError, MetricGateError
-from .gate import CurrentValues, GateResult, Settings, judge, mark_not_run
+from .gate import ACCEPTED, FAIL, WARN, CurrentValues, GateResult, Settings, judge, mark_not_run
 from .recording import Recorded, merge
 from .report import (
     Series,
@@ -70,6 +70,11 @@ class GateSession:
     champion: Run | None = None
     champion_described: str | None = None
     data_checks: list[DataCheck] = field(default_factory=list)
+    # Lines that say something was not done (history not written, an alert not delivered): shown even
+    # under -q, where the other details are not.
+    undone: list[str] = field(default_factory=list)
+    # GitHub workflow commands (::error, ::warning), printed on GitHub Actions only.
+    annotations: list[str] = field(default_factory=list)
 
     @property
     def shown_result(self) -> GateResult | None:
@@ -84,6 +89,11 @@ class GateSession:
 
         quiet = quiet_names(self.data_checks, self.result)
         return replace(self.result, verdicts=tuple(v for v in self.result.verdicts if v.name not in quiet))
+
+    @property
+    def report_link(self) -> str:
+        """The report as a reader elsewhere reaches it: GitLab's artifact link, else an absolute path."""
+        return ci.report_link(self.config.report_dir, os.environ)
 
     @property
     def report_dir_shown(self) -> str:
@@ -166,6 +176,8 @@ class GateSession:
             own = self.run_info().branch
             where = f'on branch "{own}"' if own else "on no known branch"
             notes.append(f'branch: this run is {where}, judged against "{self.config.baseline_branch}" runs')
+        # This run's label (METRICGATE_RUN_LABEL) names its point on the charts instead of "this run".
+        self.current_label = self.run_info().label or ""
         nothing_recorded = selection is not None and not values
         if nothing_recorded:
             notes.insert(
@@ -226,6 +238,8 @@ class GateSession:
             self.result = explain(self.result, self.data_checks)
             self.details.extend(check.terminal_line() for check in self.data_checks)
         self.series = self.build_series(runs, values, settings)
+        if ci.on_github_actions(os.environ):
+            self.annotations = ci.github_annotations(self.result)
         return self.result
 
     def run_info(self) -> runinfo.RunInfo:
@@ -349,13 +363,33 @@ class GateSession:
         shown = self.shown_result
         verdicts = {v.name: v for v in shown.verdicts}
         names = [v.name for v in shown.verdicts]
+        charted = names
+        if self.config.chart_metrics == "breached":
+            charted = [v.name for v in shown.verdicts if v.verdict in (FAIL, WARN, ACCEPTED)]
+            left_out = len(names) - len(charted)
+            if left_out:
+                self.details.append(
+                    f"charts: {_plural(left_out, 'metric')} without a breach not drawn on "
+                    f'{"its" if left_out == 1 else "their"} own (chart-metrics = "breached"); '
+                    "the overview shows every metric"
+                )
+        # The overview puts failures first, then warnings (charts.overview_order): say so when that
+        # changes the config's order, so nobody reads the grid as config order.
+        ranks = [0 if v.verdict == FAIL else 1 if v.verdict == WARN else 2 for v in shown.verdicts]
+        if ranks != sorted(ranks):
+            self.details.append("overview: failing metrics first, then warnings, then the rest")
         distributions = data_charted(self.data_checks)
-        all_files = chart_file_names([*names, *(key for key, _ in distributions)], fmt)
-        self.chart_files = {name: all_files[name] for name in names}
+        all_files = chart_file_names([*charted, *(key for key, _ in distributions)], fmt)
+        self.chart_files = {name: all_files[name] for name in charted}
         drawn, overview_bytes = charts.draw_all(
-            [self.series[name] for name in names], verdicts, rules, fmt, forkserver=self.forkserver
+            [self.series[name] for name in names],
+            verdicts,
+            rules,
+            fmt,
+            charted=frozenset(charted),
+            forkserver=self.forkserver,
         )
-        chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(names, drawn)}
+        chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(charted, drawn)}
         distribution_bytes = {
             key: (all_files[key], data)
             for (key, _), data in zip(
@@ -371,8 +405,16 @@ class GateSession:
         extra: dict[str, object] = {"overview": overview[0]}
         if self.data_checks:
             extra["data"] = data_summary(self.data_checks, {k: f for k, (f, _) in distribution_bytes.items()})
-        summary = summary_json(self.result, self.chart_files, notes=notes, extra=extra, shifts=shifts)
-        markdown = summary_markdown(shown, notes=notes) + data_markdown(
+        summary = summary_json(
+            self.result,
+            self.chart_files,
+            notes=notes,
+            extra=extra,
+            shifts=shifts,
+            run=self.run_info(),
+            report=self.report_link,
+        )
+        markdown = summary_markdown(shown, notes=notes, run=self.run_info()) + data_markdown(
             self.data_checks, {k: f for k, (f, _) in distribution_bytes.items()}
         )
         files = {file_name: data for file_name, data in chart_bytes.values()}
@@ -388,6 +430,9 @@ class GateSession:
             notes=notes,
             data_html=data_html(self.data_checks, distribution_bytes),
         ).encode()
+        gitlab = ci.wants_gitlab_metrics(os.environ, self.config.gitlab_metrics)
+        if gitlab:
+            files[ci.GITLAB_METRICS_FILE] = ci.gitlab_metrics(self.result).encode()
         try:
             write_report_dir(self.config.report_dir, files)
         except OSError as exc:
@@ -396,8 +441,8 @@ class GateSession:
             ) from None
         drawn_data = f", {_plural(len(distributions), 'distribution chart')}" if distributions else ""
         self.details.append(
-            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(names), 'chart')}{drawn_data}, overview, "
-            "index.html, summary.json, summary.md)"
+            f"report: {self.report_dir_shown}{os.sep} ({_plural(len(charted), 'chart')}{drawn_data}, overview, "
+            f"index.html, summary.json, summary.md{', ' + ci.GITLAB_METRICS_FILE if gitlab else ''})"
         )
         self.append_step_summary(markdown)
 
@@ -410,7 +455,7 @@ class GateSession:
             with open(target, "a", encoding="utf-8") as stream:
                 stream.write("\n" + markdown)
         except OSError as exc:
-            self.details.append(f"job summary: not written to {target}: {exc.strerror or exc}")
+            self.undone.append(f"job summary: not written to {target}: {exc.strerror or exc}")
             return
         self.details.append("job summary: summary.md appended to $GITHUB_STEP_SUMMARY")
 
@@ -431,7 +476,7 @@ class GateSession:
         if not reason and not values:
             reason = "no metric was measured"
         if reason:
-            self.details.append(f"history: nothing written to {self.config.history.shown}: {reason}")
+            self.undone.append(f"history: nothing written to {self.config.history.shown}: {reason}")
             return
         info = self.run_info()
         extra = {}
@@ -479,11 +524,12 @@ class GateSession:
             result,
             self.summary,
             summary_path=(self.config.report_dir / "summary.json").resolve(),
-            report_dir=self.report_dir_shown + os.sep,
+            report_dir=self.report_link,
             workdir=self.config.source.parent,
+            run=self.run_info(),
         )
         for outcome in outcomes:
-            self.details.extend(outcome.lines())
+            (self.details if outcome.delivered else self.undone).extend(outcome.lines())
 
 
 def _analyse_metric(

@@ -105,3 +105,37 @@ def project(pytester: pytest.Pytester) -> Project:
 def any_runner_project(request: pytest.FixtureRequest, pytester: pytest.Pytester) -> Project:
     """A project run once without xdist and once with ``-n 2``: the gate must not tell the difference."""
     return Project(pytester, RUNNERS[request.param])
+
+
+# Every variable runinfo, the CI outputs and the report link read: tests start from none of them, so a
+# CI machine's own environment cannot change what they pin.
+CI_VARIABLES = (
+    "METRICGATE_RUN_LABEL",
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_SERVER_URL",
+    "GITHUB_REPOSITORY",
+    "GITHUB_RUN_ID",
+    "GITHUB_STEP_SUMMARY",
+    "GITLAB_CI",
+    "CI_JOB_URL",
+    "CI_PROJECT_DIR",
+    "BUILDKITE_BUILD_URL",
+    "CIRCLE_BUILD_URL",
+    "BUILD_URL",
+)
+
+
+@pytest.fixture
+def ci_env(monkeypatch: pytest.MonkeyPatch):
+    """Clear every CI variable; call the result with ``NAME=value`` pairs to set some."""
+    from pytest_metricgate import runinfo
+
+    for name in (*CI_VARIABLES, *runinfo.BRANCH_VARIABLES, *runinfo.COMMIT_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+
+    def setenv(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return setenv

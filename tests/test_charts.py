@@ -205,3 +205,144 @@ def test_an_accepted_run_is_drawn_apart_with_its_restart_and_the_runs_it_shows()
     x_display, _ = axes.transData.transform((8.5, 0.9))
     column = pixels[:, round(x_display)]
     assert any(near(pixel, charts.VERDICT_COLOURS["accepted"]) for pixel in column)
+
+
+def crowded_series(current_label="pr-1234-merge-of-feature-branch-with-a-very-long-name"):
+    """Long names and labels, a breach streak ending at the right edge, two level shifts beside it."""
+    from pytest_metricgate.report import Shift
+
+    count = 40
+    values = [0.91 + 0.002 * (i % 3) for i in range(count - 3)] + [0.86, 0.85, 0.84]
+    return Series(
+        "accuracy_on_the_held_out_validation_slice_for_customers_in_europe_and_asia",
+        tuple(f"nightly-build-{i:04d}-release-candidate" for i in range(count - 1)) + (current_label,),
+        tuple(values),
+        tuple(v < 0.88 for v in values[:-1]) + (False,),
+        True,
+        "nightly build",
+        (Shift(count - 3, "x", 0.912, 0.85), Shift(count - 2, "y", 0.86, 0.845)),
+    )
+
+
+def visible_texts(figure):
+    """Every text the figure draws, with its box in pixels (ticks outside the axes' range are not drawn)."""
+    from matplotlib.text import Text
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    undrawn = set()
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks():
+                if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                    undrawn.update((tick.label1, tick.label2))
+    return [
+        (text, text.get_window_extent(renderer))
+        for text in figure.findobj(Text)
+        if text.get_visible() and text.get_text().strip() and text not in undrawn
+    ]
+
+
+def test_no_label_is_clipped_or_overlaps_another_on_a_crowded_chart():
+    series = crowded_series()
+    verdict = Verdict(
+        series.name,
+        "fail",
+        0.84,
+        baseline=0.912,
+        baseline_text="median 0.912 of last 5",
+        limits="min 0.88",
+        reasons=("below min 0.88",),
+        severity="error",
+    )
+    figure = charts.metric_figure(series, verdict, RULE)
+    texts = visible_texts(figure)
+    width, height = figure.canvas.get_width_height()
+    assert len(texts) > 20
+    for text, box in texts:
+        assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, text.get_text()
+    ticks = set(figure.axes[0].get_xticklabels())
+    for index, (text, box) in enumerate(texts):
+        for other, other_box in texts[index + 1 :]:
+            if text in ticks and other in ticks:
+                continue  # slanted run labels overlap as rectangles, never as glyphs
+            assert not box.overlaps(other_box), (text.get_text(), other.get_text())
+    shown = {text.get_text() for text, _ in texts}
+    assert any(t.endswith("\u2026: FAIL") for t in shown)  # the long name is shortened, not cut off
+    assert "0.040 below min 0.88" in shown
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [("pr-42", "pr-42"), ("", "this run"), ("a-run-label-longer-than-sixteen", "a-run-label-lon\u2026")],
+)
+def test_the_current_point_is_named_by_the_run_label(label, shown):
+    series = weekly_series()
+    series = Series(series.name, series.labels[:-1] + (label,), series.values, series.breaches, True, "week")
+    axes = charts.metric_figure(series, FAILED, RULE).axes[0]
+    assert axes.get_xticklabels()[-1].get_text() == shown
+
+
+def test_the_overview_puts_failures_first_then_warnings_then_the_rest():
+    order = ["pass", "warn", "fail", "pass", "ungated", "fail", "warn", "pass"]
+    series = [Series(f"m{i}", ("1", "2"), (0.5, 100.0 * i), (False, False), True) for i in range(len(order))]
+    verdicts = {s.name: Verdict(s.name, verdict, s.values[-1]) for s, verdict in zip(series, order)}
+    figure = charts.overview_figure(series, verdicts, {})
+    titles = [axes.get_title(loc="left") for axes in figure.axes]
+    assert titles == [
+        "m2: FAIL",
+        "m5: FAIL",
+        "m1: WARN",
+        "m6: WARN",
+        "m0: pass",
+        "m3: pass",
+        "m4: ungated",
+        "m7: pass",
+    ]
+
+
+def test_draw_all_draws_only_the_charted_metrics_but_the_overview_shows_every_one():
+    series = [Series(f"m{i}", ("1", "2"), (0.5, 0.6 + i), (False, False), True) for i in range(3)]
+    verdicts = {s.name: Verdict(s.name, "pass", s.values[-1]) for s in series}
+    drawn, overview = charts.draw_all(series, verdicts, {}, "png", charted={"m1"}, workers=1)
+    assert drawn == [charts.metric_chart(series[1], verdicts["m1"], None, "png")]
+    assert overview == charts.overview_chart(series, verdicts, {}, "png")
+
+
+def _cjk_fonts_or_skip():
+    """Debian's fonts-noto-cjk, which .ci/run installs (METRICGATE_REQUIRE_CJK_FONT=1 there: no skip)."""
+    import os
+
+    found = charts.fonts()
+    if len(found.families) < 2:
+        if os.environ.get("METRICGATE_REQUIRE_CJK_FONT") == "1":
+            pytest.fail(
+                "a CJK font is required here (METRICGATE_REQUIRE_CJK_FONT=1): apt-get install fonts-noto-cjk"
+            )
+        pytest.skip("needs a CJK font such as Debian's fonts-noto-cjk")
+    return found
+
+
+def title_pixels(name):
+    series = Series(name, ("1", "2"), (0.5, 0.6), (False, False), True)
+    figure = charts.metric_figure(series, Verdict(name, "pass", 0.6), None)
+    title = next(text for text, _ in visible_texts(figure) if text.get_text().endswith(": pass"))
+    box = title.get_window_extent(figure.canvas.get_renderer())
+    pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3]
+    rows = slice(pixels.shape[0] - int(box.y1) - 1, pixels.shape[0] - int(box.y0) + 1)
+    return pixels[rows, int(box.x0) : int(box.x0) + 30]  # the first two characters
+
+
+def test_chinese_names_are_drawn_with_a_fallback_font_not_as_empty_boxes():
+    found = _cjk_fonts_or_skip()
+    assert found.printable("精度 召回率") == "精度 召回率"
+    # Without the font both names would be two identical empty boxes; with it, different glyphs.
+    assert not np.array_equal(title_pixels("精度"), title_pixels("召回"))
+
+
+def test_characters_no_font_has_become_a_plain_replacement():
+    dejavu_only = charts.Fonts(("DejaVu Sans",), frozenset(range(0x250)))
+    assert dejavu_only.printable("精度 é") == "?? é"
+    # An emoji is in no font the charts use, CJK fallback or not.
+    assert charts.fonts().printable("recall \U0001f680") == "recall ?"

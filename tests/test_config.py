@@ -182,7 +182,38 @@ def test_unknown_keys_are_errors_under_strict_config(tmp_path):
     [
         (
             "[tool.metricgate\n",
-            "pyproject.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)",
+            (
+                "pyproject.toml, line 1: invalid TOML table header (Expected ']' at the end of a table "
+                "declaration), found '[tool.metricgate'"
+            ),
+        ),
+        (
+            "[tool.metricgate.metrics.accuracy]\nmin = 0.8\nmin = 0.9\n",
+            (
+                "pyproject.toml, line 3: [tool.metricgate.metrics.accuracy] min is set twice; each key may appear "
+                "once in a table, found 'min = 0.9' after an earlier min"
+            ),
+        ),
+        (
+            "[tool.metricgate.metrics.a]\nmin = 1\n[tool.metricgate.metrics.a]\nmax = 2\n",
+            (
+                "pyproject.toml, line 3: table [tool.metricgate.metrics.a] is declared twice; each table may "
+                "appear once, found it again"
+            ),
+        ),
+        (
+            "[tool.metricgate.metrics.a]\nmin 0.8\n",
+            (
+                "pyproject.toml, line 2: [tool.metricgate.metrics.a] min: invalid TOML (Expected '=' after a key "
+                "in a key/value pair), found 'min 0.8'"
+            ),
+        ),
+        (
+            "[tool.metricgate]\nhistory = {accuracy = [1], accuracy = [2]}\n",
+            (
+                "pyproject.toml, line 2: [tool.metricgate] accuracy is set twice; each key may appear once in a "
+                "table, found 'history = {accuracy = [1], accuracy = [2]}' after an earlier accuracy"
+            ),
         ),
         ("[tool]\nmetricgate = 3\n", "pyproject.toml: [tool.metricgate] must be a table, got 3"),
         (
@@ -406,7 +437,10 @@ def test_the_config_loader_reads_with_tomli_where_tomllib_is_missing(tmp_path):
         "tomli",
         "3 [('accuracy', 0.88)]",
         # tomllib's wording since tomli 2.0.1, the declared minimum; tomli 2.0.0 said "]" instead
-        "broken.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 17)",
+        (
+            "broken.toml, line 1: invalid TOML table header (Expected ']' at the end of a table declaration), "
+            "found '[tool.metricgate'"
+        ),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import yaml
 from conftest import EXAMPLES
 
@@ -19,9 +20,17 @@ def test_the_model_evaluation_example_passes_and_records_through_the_fixture(pro
     result = project.run()
     assert result.ret == 0
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["accuracy *0.893 *pass", "metric gate: passed (4 metrics)"])
-    sources = {m["name"]: m["source"] for m in project.summary()["metrics"]}
-    assert sources["accuracy"] == "tests/test_model.py::test_record_classification_metrics"
+    result.stdout.fnmatch_lines(["accuracy *0.8930 *pass", "metric gate: passed (4 metrics)"])
+    metrics = {m["name"]: m for m in project.summary()["metrics"]}
+    assert metrics["accuracy"]["source"] == "tests/test_model.py::test_record_classification_metrics"
+    # precision = TP / predicted positives and recall = TP / actual positives, so both n times the
+    # value give the same whole number of true positives; neither n is the whole set of 2000.
+    precision, recall = metrics["precision"], metrics["recall"]
+    assert metrics["accuracy"]["n"] == 2000
+    assert 0 < precision["n"] < 2000 and 0 < recall["n"] < 2000 and precision["n"] != recall["n"]
+    true_positives = precision["value"] * precision["n"]
+    assert true_positives == pytest.approx(round(true_positives), abs=1e-6)
+    assert recall["value"] * recall["n"] == pytest.approx(true_positives, abs=1e-6)
 
 
 def test_the_weekly_example_fails_at_the_newest_week(project):
@@ -84,3 +93,15 @@ def test_the_file_history_workflow_says_what_it_costs():
     assert "cache miss" in text
     workflow = yaml.safe_load(text)
     assert any("git push" in step.get("run", "") for step in workflow["jobs"]["record"]["steps"])
+
+
+def test_the_gitlab_pipeline_keeps_the_junit_and_metrics_reports_even_when_the_gate_fails():
+    pipeline = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())
+    job = pipeline["metric-gate"]
+    gate = next(line for line in job["script"] if "--metric-gate" in line)
+    junit = gate.split("--junitxml=")[1].split()[0]
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always"
+    # GitLab sets GITLAB_CI=true, so the gate writes metrics.txt into the report directory.
+    assert artifacts["reports"] == {"junit": junit, "metrics": "metricgate-report/metrics.txt"}
+    assert "metricgate-report/" in artifacts["paths"]

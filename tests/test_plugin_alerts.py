@@ -6,6 +6,7 @@ Every failure mode is a warning with its reason; none changes the verdict or the
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import threading
@@ -139,7 +140,15 @@ def assert_secret_kept(project, result, secret="T0KEN-secret"):
         assert secret.encode() not in path.read_bytes(), path
 
 
-def test_the_webhook_receives_the_summary_with_a_short_text(project, web_server, monkeypatch):
+def test_the_webhook_receives_the_summary_with_a_short_text(project, web_server, monkeypatch, ci_env):
+    ci_env(
+        METRICGATE_RUN_LABEL="nightly-42",
+        GITHUB_SHA="0123456789abcdef0123456789abcdef01234567",
+        GITHUB_REF_NAME="main",
+        GITHUB_SERVER_URL="https://github.example",
+        GITHUB_REPOSITORY="org/model",
+        GITHUB_RUN_ID="99",
+    )
     server, url = web_server()
     monkeypatch.setenv("MODEL_ALERTS_URL", url)
     alerting(project, 'webhook-env = "MODEL_ALERTS_URL"')
@@ -151,10 +160,60 @@ def test_the_webhook_receives_the_summary_with_a_short_text(project, web_server,
     payload = json.loads(body)
     assert payload["status"] == "failed"
     assert [m["name"] for m in payload["metrics"]] == ["accuracy", "recall"]
-    assert payload["text"] == (
-        "metric gate: FAILED (1 of 2 metrics breached)\naccuracy 0.500: below min 0.9\nreport: metricgate-report/"
+    headline, failing, facts, ci, report = payload["text"].split("\n")
+    assert (headline, failing) == (
+        "metric gate: FAILED (1 of 2 metrics breached)",
+        "FAIL accuracy 0.500 below min 0.9",
     )
+    assert re.fullmatch(
+        r"run nightly-42, commit 0123456789ab, branch main, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", facts
+    )
+    assert ci == "CI: https://github.example/org/model/actions/runs/99"
+    assert report == f"report: {project.path / 'metricgate-report' / 'index.html'}"
+    assert payload["run"]["commit"] == "0123456789abcdef0123456789abcdef01234567"
     assert_secret_kept(project, result)
+
+
+def test_a_webhook_names_the_conclusive_reason_of_a_failure_with_confidence_and_the_warnings(
+    project, web_server, monkeypatch, ci_env
+):
+    ci_env()
+    server, url = web_server()
+    monkeypatch.setenv("HOOK", url)
+    project.config("""
+        [tool.metricgate]
+        history = "history.jsonl"
+        # One test at a time, each at its own 95%: the intervals below are plain Wilson 95% ones.
+        family-wise = false
+        [tool.metricgate.metrics.accuracy]
+        min = 0.88
+        max-drop = 0.03
+        confidence = 0.95
+        kind = "proportion"
+        [tool.metricgate.metrics.latency_ms]
+        direction = "lower"
+        max = 50
+        severity = "warning"
+        [tool.metricgate.alerts]
+        webhook-env = "HOOK"
+        network-timeout = 5
+    """)
+    project.history_of("history.jsonl", accuracy=[0.95] * 5, latency_ms=[40, 41, 42, 41, 40])
+    project.records({"accuracy": (0.87, 400), "latency_ms": 55})
+    assert project.run().ret == 1
+    lines = json.loads(server.requests[0][2])["text"].split("\n")
+    # Wilson 95% for 348/400 is 0.8335-0.8995 (scipy.stats.binomtest(348, 400).proportion_ci("wilson")):
+    # min 0.88 lies inside it (the "inconclusive" note comes first in rule order), but even 0.8995 is more
+    # than 0.03 below the baseline 0.95, so max-drop fails conclusively and the message says that.
+    assert lines[:3] == [
+        "metric gate: FAILED (1 of 2 metrics breached)",
+        (
+            "FAIL accuracy 0.870 drop 0.080 > max-drop 0.03 vs median 0.950 of last 5 \u2014 even the upper end "
+            "0.8995 of 0.8335\u20130.8995 at n=400, Wilson 95% breaches (baseline 0.950)"
+        ),
+        "WARN latency_ms 55 above max 50 (baseline 41)",
+    ]
+    assert "inconclusive" not in "\n".join(lines)
 
 
 def test_a_refused_webhook_is_a_warning(project, monkeypatch):
@@ -276,7 +335,7 @@ def test_the_email_carries_the_verdict_table_and_the_report_dir(project, smtp_se
     assert mail["Subject"] == "metric gate: FAILED (1 of 2 metrics breached)"
     body = mail.get_payload(decode=True).decode()
     assert "accuracy  0.500    -         min 0.9  FAIL     below min 0.9" in body
-    assert "report: metricgate-report/" in body
+    assert f"report: {project.path / 'metricgate-report' / 'index.html'}" in body
 
 
 def test_the_email_uses_starttls_and_logs_in_when_offered(project, smtp_server, tmp_path, monkeypatch):

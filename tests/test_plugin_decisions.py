@@ -33,7 +33,7 @@ def test_two_hundred_metrics_configured_through_defaults_and_globs(project):
             "class_7.recall *0.900 *0.900 *min 0.95, max-drop 0.05 *FAIL *below min 0.95",
             'class_3.recall *0.800 *0.900 *min 0.5, max-drop 0.05 via "class_[*].recall" *FAIL *drop 0.100 > max-drop 0.05*',
             'class_12.recall *0.900 *0.900 *min 0.6, max-drop 0.05 via "class_1[*].recall" *pass',
-            "untracked *1 *- *- *ungated",
+            "untracked *1.000 *- *- *ungated",  # the column's three decimals, as every row
             "metric gate: FAILED (2 of 200 metrics breached)",
         ]
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -110,33 +109,6 @@ def test_summary_md_is_appended_to_the_github_step_summary(reported, monkeypatch
     text = step_summary.read_text()
     assert text.startswith("# Earlier step\n")
     assert text.endswith((reported.path / "metricgate-report/summary.md").read_text())
-
-
-def test_junit_lists_each_gated_metric_as_a_test_case(any_runner_project):
-    project = any_runner_project
-    project.config(CONFIG)
-    project.history_of("history.jsonl", accuracy=[0.90], recall=[0.85], latency_ms=[40])
-    project.records({"accuracy": 0.87, "recall": 0.85, "latency_ms": 55, "ungated_metric": 1.0})
-    result = project.run("--junitxml=out/junit.xml")
-    result.assert_outcomes(passed=1)  # pytest's own counts stay those of the real tests
-    suite = ET.parse(project.path / "out/junit.xml").getroot().find("testsuite")
-    cases = {
-        case.get("name"): case for case in suite.iter("testcase") if case.get("classname") == "metricgate"
-    }
-    assert sorted(cases) == ["accuracy", "latency_ms", "recall"]
-    failure = cases["accuracy"].find("failure")
-    assert failure.get("message") == "below min 0.88"
-    properties = {p.get("name"): p.get("value") for p in cases["accuracy"].iter("property")}
-    assert properties == {
-        "value": "0.870",
-        "baseline": "0.900",
-        "baseline_method": "median 0.900 of last 1",
-        "limits": "min 0.88",
-        "verdict": "fail",
-        "severity": "error",
-    }
-    assert cases["latency_ms"].find("failure") is None  # a warning is not a failure
-    assert (suite.get("tests"), suite.get("failures")) == ("4", "1")
 
 
 def test_svg_charts_are_written_when_asked_and_identical_from_run_to_run(project):

@@ -201,7 +201,7 @@ def test_an_accepted_drop_is_recorded_and_the_next_nightly_passes_against_the_ne
     until = (TODAY + dt.timedelta(days=14)).isoformat()
     lines = gate_lines(accepted)
     assert lines[1] == (
-        "precision  0.9346   0.970     min 0.9, max-drop 0.03  ACCEPTED  drop 0.0354 > max-drop 0.03 vs "
+        "precision  0.9346   0.9700    min 0.9, max-drop 0.03  ACCEPTED  drop 0.0354 > max-drop 0.03 vs "
         f"median 0.970 of last 5; accepted until {until}: decision threshold lowered on purpose for recall "
         "([[tool.metricgate.accept]] #1)"
     )
@@ -246,7 +246,7 @@ def test_an_expired_entry_is_ignored_with_a_warning_and_the_breach_fails_again(p
         f"{yesterday.isoformat()} and is ignored; delete it, or renew it in a reviewed change"
     ) in result.stdout.str()
     assert gate_lines(result)[1] == (
-        "precision  0.9346   0.970     min 0.9, max-drop 0.03  FAIL     drop 0.0354 > max-drop 0.03 vs "
+        "precision  0.9346   0.9700    min 0.9, max-drop 0.03  FAIL     drop 0.0354 > max-drop 0.03 vs "
         "median 0.970 of last 5"
     )
     assert len(history_lines(project)) == 5  # a failing run is not recorded
@@ -278,7 +278,7 @@ def test_a_value_range_stops_an_acceptance_from_hiding_a_further_collapse(projec
     result = project.run("--metric-gate-record")
     assert result.ret == 1
     assert gate_lines(result)[1] == (
-        "precision  0.900    0.9346    min 0.9, max-drop 0.03  FAIL     drop 0.0346 > max-drop 0.03 vs "
+        "precision  0.9000   0.9346    min 0.9, max-drop 0.03  FAIL     drop 0.0346 > max-drop 0.03 vs "
         "median 0.9346 of last 1; not accepted: 0.900 is outside the range >= 0.93 that "
         "[[tool.metricgate.accept]] #1 accepts"
     )
@@ -306,7 +306,7 @@ def test_accepted_is_shown_apart_in_junit(project, branch):
     branch("main")
     assert project.run("--junitxml=junit.xml").ret == 0
     text = (project.path / "junit.xml").read_text()
-    assert '<property name="verdict" value="accepted" />' in text
+    assert '<property name="metricgate.precision.verdict" value="accepted" />' in text
     assert "<system-out>ACCEPTED: drop 0.0354 &gt; max-drop 0.03" in text
 
 

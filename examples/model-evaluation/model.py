@@ -35,7 +35,8 @@ def predict_proba(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 
 def evaluate(weights: np.ndarray, features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy, precision, recall and log loss at the 0.5 threshold."""
+    """Accuracy, precision, recall and log loss at the 0.5 threshold, and the counts each proportion
+    is taken over (``predicted_positives`` for precision, ``actual_positives`` for recall)."""
     probabilities = predict_proba(weights, features)
     predicted = probabilities >= 0.5
     true_positive = np.sum(predicted & (labels == 1))
@@ -45,4 +46,6 @@ def evaluate(weights: np.ndarray, features: np.ndarray, labels: np.ndarray) -> d
         "precision": float(true_positive / max(1, np.sum(predicted))),
         "recall": float(true_positive / max(1, np.sum(labels == 1))),
         "log_loss": float(-np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))),
+        "predicted_positives": int(np.sum(predicted)),
+        "actual_positives": int(np.sum(labels == 1)),
     }

@@ -22,9 +22,13 @@ def test_model_beats_chance(evaluation):
 
 
 def test_record_classification_metrics(evaluation, metric_gate):
-    # n is the evaluation set's size: the gate keeps it with each value.
-    for name in ("accuracy", "precision", "recall"):
-        metric_gate.record(name, evaluation[name], n=EVALUATION_SIZE)
+    # n is how many examples each proportion is a fraction of, so that `confidence` gets the width of
+    # its interval right: accuracy counts every example, precision only the predicted positives
+    # (TP / predicted positive) and recall only the actual positives (TP / actual positive). Giving
+    # precision or recall the whole set's size would make their intervals too narrow.
+    metric_gate.record("accuracy", evaluation["accuracy"], n=EVALUATION_SIZE)
+    metric_gate.record("precision", evaluation["precision"], n=int(evaluation["predicted_positives"]))
+    metric_gate.record("recall", evaluation["recall"], n=int(evaluation["actual_positives"]))
 
 
 def test_record_log_loss(evaluation, metric_gate):
