@@ -749,12 +749,12 @@ def data_html(checks: Sequence[DataCheck], charts: Mapping[str, tuple[str, bytes
         return ""
     e = html.escape
     parts = ['<section class="data" id="data">']
-    # The data section's ids start with "data-" and "dist-", never "chart-", so they cannot meet a
-    # metric chart's id; among themselves they are made distinct like the charts' ids.
+    # The data section's ids start with "data-" and "distribution-" (its chart keys), never "chart-", so
+    # they cannot meet a metric chart's id; among themselves they are made distinct like the charts' ids.
     taken: set[str] = {"data"}
     headings = _distinct_ids([check.prefix for check in checks], "data-", taken)
     figure_ids = _distinct_ids(
-        [_data_key(check, column) for check in checks for column in check.columns], "dist-", taken
+        [_data_key(check, column) for check in checks for column in check.columns], "", taken
     )
     for check in checks:
         parts.append(

@@ -105,7 +105,7 @@ def test_a_drifted_column_and_a_quality_problem_fail_with_reasons_naming_them(an
         re.MULTILINE,
     ), output
     result.stdout.re_match_lines(
-        [r"^data\.income\.missing +0\.100 +- +max 0\.05, lower is better +FAIL +above max 0\.05$"]
+        [r"^data\.income\.missing +0\.1000 +- +max 0\.05, lower is better +FAIL +above max 0\.05$"]
     )
     result.stdout.re_match_lines(
         [r"^data: 3 columns checked, 1 drifted: income \(KS p [0-9.e-]+\) \(family-wise level 0\.01\)$"]
