@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-# pytester's in-process runs drop modules first imported inside them, and numpy
-# cannot be imported twice in one process: load the heavy modules out here.
-import pytest_metricgate.charts
+import pytest_metricgate
 
-# Loaded here too, so that in-process runs do not parse it anew each time: CPython 3.11's
-# parser can fail with "AST constructor recursion depth mismatch" after a test caught a
-# RecursionError in the same process (test_properties' deeply nested JSON).
-import pytest_metricgate.session  # noqa: F401
+# pytester's in-process runs drop modules first imported inside them, so each run would import (and
+# pytest would parse and rewrite) them anew. numpy cannot be imported twice in one process, and
+# CPython 3.11's parser can fail with "AST constructor recursion depth mismatch" after a test caught
+# a RecursionError in the same process (test_properties' deeply nested JSON): load every module of
+# the package once, out here. None of them imports mlflow at import time.
+for _module in pkgutil.walk_packages(pytest_metricgate.__path__, "pytest_metricgate."):
+    if not _module.name.endswith("__main__"):
+        importlib.import_module(_module.name)
 
 pytest_plugins = ["pytester"]
 
