@@ -231,14 +231,8 @@ class MlflowStore:
         """The pipeline's own run gave this session's values: tag it as recorded instead of a second run."""
         existing = client.get_run(run_id).data.metrics
         metrics = {metric_key(name): m for name, m in run.metrics.items() if metric_key(name) not in existing}
+        # _tags names every metric of the run and keeps its n, the pipeline's own metrics included.
         tags = _tags(run, recording, session)
-        # n and names of metrics the pipeline logged itself are kept too.
-        for name, measurement in run.metrics.items():
-            key = metric_key(name)
-            if key != name:
-                tags[_NAME_TAG + key] = name
-            if measurement.n is not None:
-                tags[_N_TAG + key] = str(measurement.n)
         self._log(client, run_id, metrics, tags, _now_ms())
         if recording.report_dir is not None and recording.report_dir.is_dir():
             client.log_artifacts(run_id, str(recording.report_dir), artifact_path="metricgate-report")
