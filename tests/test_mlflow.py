@@ -165,6 +165,37 @@ def test_recorded_runs_carry_commit_branch_label_and_ci_link(project, server, ex
     )
 
 
+def test_a_feature_branch_is_judged_against_main_runs_only(project, server, experiment, monkeypatch):
+    # baseline = "last": against main's 0.90 the 0.92 below passes; against the feature run's 0.95 it
+    # would fail (drop 0.03 > 0.02), so the verdict shows which runs the server's history gave.
+    project.config(gate_config(server.uri, experiment, extra='baseline = "last"\nbaseline-branch = "main"'))
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    project.records({"accuracy": 0.90})
+    assert project.run("--metric-gate-record").ret == 0
+    monkeypatch.setenv("GITHUB_REF_NAME", "feat/x")
+    project.records({"accuracy": 0.95})
+    assert project.run("--metric-gate-record").ret == 0
+    project.records({"accuracy": 0.92})
+    result = project.run()
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["accuracy  0.920    0.900 *pass*"])
+    branches = sorted(run.data.tags["metricgate.extra.branch"] for run in runs_of(server.uri, experiment))
+    assert branches == ["feat/x", "main"]
+
+
+def test_require_history_with_a_missing_experiment_is_one_error_line(project, server, experiment):
+    project.config(gate_config(server.uri, experiment, extra="require-history = true"))
+    project.records({"accuracy": 0.9})
+    result = project.run("--metric-gate-record")
+    assert result.ret == 4
+    assert result.stderr.lines[0] == (
+        f"ERROR: mlflow:{experiment} at {server.uri}: require-history is on, but the history does not "
+        "exist; expected at least 5 runs (the window); restore it (a CI cache miss?) or record a first "
+        "history without require-history"
+    )
+    assert runs_of(server.uri, experiment) == []
+
+
 def test_names_that_are_not_mlflow_keys_and_n_round_trip_through_the_server(server, experiment):
     names = ["a|b", "точность", "x" * 300, "plain.name/with:colon"]
     run = Run(
