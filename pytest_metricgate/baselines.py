@@ -170,9 +170,13 @@ class Need:
     runs: int
     per_metric: tuple[tuple[str, int], ...] = ()
 
-    def met_by(self, stored: Sequence[Run]) -> bool:
-        """Whether ``stored`` (a history's newest runs, as stored) is enough."""
-        if not oldest_read_are_older(stored, self.runs, self.runs):
+    def met_by(self, stored: Sequence[Run], *, time_ordered: bool = False) -> bool:
+        """Whether ``stored`` (a history's newest runs, as stored) is enough.
+
+        ``time_ordered``: the store itself returned the newest runs by time (a tracking
+        server ordering by start time), so no older-looking block can hide a newer run.
+        """
+        if not time_ordered and not oldest_read_are_older(stored, self.runs, self.runs):
             return False
         runs = scope(stored, self.branch).runs
         if len(runs) < self.runs:

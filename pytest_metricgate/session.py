@@ -557,7 +557,7 @@ def read_enough(store: stores.HistoryStore, config: GateConfig) -> HistoryTail:
     limit = need.runs
     while True:
         tail = store.read(limit=limit, gated=config.gated_names)
-        if not tail.older_runs_left_out or need.met_by(tail.runs):
+        if not tail.older_runs_left_out or need.met_by(tail.runs, time_ordered=tail.time_ordered):
             return tail
         limit *= 2
 

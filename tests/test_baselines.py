@@ -129,6 +129,23 @@ def test_need_is_met_only_by_enough_of_the_right_runs(runs, need, met):
     assert need.met_by(runs) is met
 
 
+@pytest.mark.parametrize(
+    ("runs", "met"),
+    [
+        # a server that chose the newest 3 by time: no second block of 3 is needed to prove it
+        (stamped(3), True),
+        # even when every run carries the same timestamp (runs copied with their tags)
+        ([run(0.9, at="2026-01-01T00:00:00Z")] * 3, True),
+        # still too few runs for the need
+        (stamped(2), False),
+    ],
+)
+def test_a_tail_the_store_ordered_by_time_needs_no_older_runs_as_proof(runs, met):
+    need = baselines.Need(None, 3)
+    assert need.met_by(runs, time_ordered=True) is met
+    assert need.met_by(runs) is False  # stored order alone proves nothing for these
+
+
 # -- marks as a field --------------------------------------------------------------------------
 
 

@@ -39,6 +39,9 @@ class HistoryTail:
     older_runs_left_out: bool = False
     label_name: str | None = None
     warnings: tuple[str, ...] = ()
+    # The store chose the newest runs by time itself (a server's ordering), not by where they are
+    # stored: reading further back cannot find a newer run, so a tail of the needed size is enough.
+    time_ordered: bool = False
 
 
 @dataclass(frozen=True)

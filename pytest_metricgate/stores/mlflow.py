@@ -157,6 +157,7 @@ class MlflowStore:
             shown=self.shown,
             older_runs_left_out=len(found) > limit,
             label_name="run",
+            time_ordered=True,
         )
 
     def append(self, run: Run, recording: Recording | None = None) -> None:
