@@ -21,6 +21,7 @@ import functools
 import io
 import math
 import os
+import unicodedata
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
 from matplotlib.lines import Line2D
@@ -447,11 +449,11 @@ def _overview_figure(
         figure.subplots_adjust(left=0.075, right=0.93, top=0.9, bottom=0.22)
         _draw_combined(figure.add_subplot(), series, verdicts, rules)
         return figure
+    if len(series) > _AXES_PANELS_UP_TO:
+        return _grid_figure(series, verdicts, rules)
     columns = max(1, min(6, math.ceil(math.sqrt(len(series)))))
     rows = max(1, math.ceil(len(series) / columns))
-    # Many metrics get smaller panels at a lower resolution: the file stays a few
-    # megapixels and every panel keeps its name, verdict, line, limits and point.
-    width, height, dpi = (3.4, 2.5, 100) if len(series) <= 36 else (2.8, 1.9, 72)
+    width, height, dpi = 3.4, 2.5, 100
     figure = Figure(figsize=(width * columns, height * rows + 0.3), dpi=dpi)
     canvas = FigureCanvasAgg(figure)
     figure.subplots_adjust(
@@ -474,6 +476,271 @@ def _overview_figure(
     if not series:
         figure.text(0.5, 0.5, "no metrics", ha="center", va="center")
     return figure
+
+
+def _grid_figure(
+    series: Sequence[Series], verdicts: Mapping[str, Verdict], rules: Mapping[str, MetricRule]
+) -> Figure:
+    """Many metrics as a grid of small panels drawn on one axes: a handful of collections and texts
+    for the whole grid, instead of an axes per metric with its own ticks, which cost most of the
+    time for a few hundred panels. Each panel keeps its name, verdict, line, limits, baseline and
+    band, breaches, level shifts and this run's point, and a few y values for its scale."""
+    grid = _Grid(len(series))
+    figure = Figure(figsize=(grid.width, grid.height), dpi=_GRID_DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    axes.set_axis_off()
+    # Inches from the top left corner: the texts' offsets and the panels' sizes are in inches too.
+    axes.set_xlim(0.0, grid.width)
+    axes.set_ylim(grid.height, 0.0)
+    shared_runs = all(other.labels == series[0].labels for other in series)
+    layers = _GridLayers()
+    for index, item in enumerate(series):
+        column, row = index % grid.columns, index // grid.columns
+        lowest_in_column = index + grid.columns >= len(series)
+        layers.add(
+            grid.box(column, row),
+            item,
+            verdicts[item.name],
+            rules.get(item.name),
+            run_labels=lowest_in_column or not shared_runs,
+        )
+    layers.draw_on(axes)
+    return figure
+
+
+_AXES_PANELS_UP_TO = 36  # more metrics than this share one grid (``_grid_figure``)
+_GRID_DPI = 72
+
+
+class _Grid:
+    """Where the panels of a grid of ``count`` metrics go, six to a row, in inches."""
+
+    COLUMNS, CELL_WIDTH, CELL_HEIGHT = 6, 2.8, 1.9
+    # The plot's margins inside a cell: room for the title above, the y values on the left and
+    # the run labels below.
+    LEFT, RIGHT, TOP, BOTTOM = 0.5, 0.12, 0.36, 0.36
+    EDGE = 0.15  # around the whole grid
+
+    def __init__(self, count: int) -> None:
+        self.columns = min(self.COLUMNS, max(1, count))
+        self.rows = max(1, math.ceil(count / self.columns))
+        self.width = self.columns * self.CELL_WIDTH + 2 * self.EDGE
+        self.height = self.rows * self.CELL_HEIGHT + 2 * self.EDGE
+
+    def box(self, column: int, row: int) -> _Box:
+        left = self.EDGE + column * self.CELL_WIDTH
+        top = self.EDGE + row * self.CELL_HEIGHT
+        return _Box(
+            cell_left=left,
+            cell_top=top,
+            left=left + self.LEFT,
+            right=left + self.CELL_WIDTH - self.RIGHT,
+            top=top + self.TOP,
+            bottom=top + self.CELL_HEIGHT - self.BOTTOM,
+        )
+
+
+@dataclass(frozen=True)
+class _Box:
+    """One panel of a grid: its cell's corner and its plot's edges, in inches from the top left."""
+
+    cell_left: float
+    cell_top: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+
+class _GridLayers:
+    """Every panel's shapes, gathered by kind, so that each kind is drawn once for the whole grid."""
+
+    def __init__(self) -> None:
+        self.frames: list[list[tuple[float, float]]] = []
+        self.grid_lines: list[list[tuple[float, float]]] = []
+        self.history: list[np.ndarray] = []
+        self.marked: list[np.ndarray] = []  # the points of short histories, drawn with markers
+        self.links: list[list[tuple[float, float]]] = []
+        self.limits: list[list[tuple[float, float]]] = []
+        self.baselines: list[list[tuple[float, float]]] = []
+        self.bands: list[list[tuple[float, float]]] = []
+        self.streaks: list[list[tuple[float, float]]] = []
+        self.streak_colours: list[str] = []
+        self.shifts: list[list[tuple[float, float]]] = []
+        self.restarts: list[list[tuple[float, float]]] = []
+        self.breaches: list[tuple[float, float]] = []
+        self.points: list[tuple[float, float]] = []
+        self.point_colours: list[str] = []
+        self.texts: list[tuple[float, float, str, dict[str, Any]]] = []
+
+    def add(
+        self, box: _Box, series: Series, verdict: Verdict, rule: MetricRule | None, *, run_labels: bool
+    ) -> None:
+        """One metric's panel in ``box``; ``run_labels``: name its first and last runs below it."""
+        colour = VERDICT_COLOURS[verdict.verdict]
+        title = f"{fonts().printable(series.name)}: {verdict_word(verdict.verdict)}"
+        self.texts.append(
+            (
+                box.cell_left + 0.08,
+                box.top - 0.1,
+                _fit(title, _Grid.CELL_WIDTH - 0.2, 9),
+                _GRID_TITLE | {"color": colour},
+            )
+        )
+        self.frames.append([(box.left, box.top), (box.left, box.bottom), (box.right, box.bottom)])
+        values = np.array([math.nan if v is None or not math.isfinite(v) else v for v in series.values])
+        count = len(values)
+        guides = _guides(rule, verdict)
+        low, high = _y_range([*values[~np.isnan(values)].tolist(), *guides.shown()])
+
+        def x_at(index: float) -> float:
+            return box.left + (index + 0.5) / max(count, 1) * (box.right - box.left)
+
+        def y_at(value: float) -> float:
+            return box.bottom - (value - low) / (high - low) * (box.bottom - box.top)
+
+        def across(value: float) -> list[tuple[float, float]]:
+            return [(box.left, y_at(value)), (box.right, y_at(value))]
+
+        def upright(index: float) -> list[tuple[float, float]]:
+            return [(x_at(index), box.top), (x_at(index), box.bottom)]
+
+        for tick in MaxNLocator(nbins=2, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high):
+            if low <= tick <= high:
+                self.grid_lines.append(across(tick))
+                self.texts.append((box.left - 0.05, y_at(tick), _tick_text(tick, low, high), _GRID_VALUE))
+        if series.has_current and verdict.verdict in (FAIL, WARN):
+            start = _streak_start(series) - 0.5
+            self.streaks.append(
+                [
+                    (x_at(start), box.top),
+                    (x_at(count - 0.5), box.top),
+                    (x_at(count - 0.5), box.bottom),
+                    (x_at(start), box.bottom),
+                ]
+            )
+            self.streak_colours.append(colour)
+        if guides.band is not None:
+            band_low, band_high = y_at(guides.band[0]), y_at(guides.band[1])
+            self.bands.append(
+                [(box.left, band_low), (box.right, band_low), (box.right, band_high), (box.left, band_high)]
+            )
+        for bound, limit in guides.limits.items():
+            self.limits.append(across(limit))
+            self.texts.append(
+                (box.right - 0.03, y_at(limit) - 0.03, f"{bound} {format_limit(limit)}", _GRID_LIMIT)
+            )
+        if guides.baseline is not None:
+            self.baselines.append(across(guides.baseline))
+        self.shifts.extend(upright(shift.index - 0.5) for shift in series.shifts)
+        if series.restarts:
+            self.restarts.append(upright(series.restarts[-1] - 0.5))
+
+        xs = np.array([x_at(index) for index in range(count)])
+        ys = np.array([y_at(value) for value in values]) if count else np.array([])
+        history_end = count - 1 if series.has_current else count
+        self.history.append(np.column_stack([xs[:history_end], ys[:history_end]]))
+        if history_end <= _COMPACT_MARKERS_UP_TO:
+            self.marked.append(np.column_stack([xs[:history_end], ys[:history_end]]))
+        if series.has_current and history_end > 0 and not math.isnan(values[history_end - 1]):
+            self.links.append([(xs[history_end - 1], ys[history_end - 1]), (xs[-1], ys[-1])])
+        self.breaches.extend(
+            (xs[index], ys[index])
+            for index in range(history_end)
+            if series.breaches[index] and not math.isnan(values[index])
+        )
+        if series.has_current and count and not math.isnan(values[-1]):
+            self.points.append((xs[-1], ys[-1]))
+            self.point_colours.append(colour)
+        if run_labels and count:
+            labels = _shown_labels(series)
+            self.texts.append((xs[0], box.bottom + 0.06, _shorten(labels[0]), _GRID_RUN | {"ha": "left"}))
+            if count > 1:
+                self.texts.append(
+                    (xs[-1], box.bottom + 0.06, _shorten(labels[-1]), _GRID_RUN | {"ha": "right"})
+                )
+
+    def draw_on(self, axes: Axes) -> None:
+        """Add every layer to ``axes``, back to front, each kind as one artist."""
+        fail, accepted = VERDICT_COLOURS[FAIL], VERDICT_COLOURS[ACCEPTED]
+        axes.add_collection(
+            PolyCollection(self.streaks, facecolors=self.streak_colours, alpha=0.07, linewidths=0)
+        )
+        axes.add_collection(PolyCollection(self.bands, facecolors="#2da44e", alpha=0.12, linewidths=0))
+        axes.add_collection(LineCollection(self.grid_lines, colors="#d0d7de", linewidths=0.6))
+        axes.add_collection(LineCollection(self.frames, colors="black", linewidths=0.8))
+        axes.add_collection(LineCollection(self.limits, colors=fail, linestyles="--", linewidths=1.1))
+        axes.add_collection(LineCollection(self.baselines, colors="#57606a", linestyles="-.", linewidths=1.0))
+        axes.add_collection(
+            LineCollection(self.shifts, colors=_SHIFT_COLOUR, linestyles=(0, (2, 2)), linewidths=1.2)
+        )
+        axes.add_collection(LineCollection(self.restarts, colors=accepted, linewidths=1.4))
+        axes.add_collection(LineCollection(self.history, colors=_HISTORY_COLOUR, linewidths=1.4))
+        axes.add_collection(
+            LineCollection(self.links, colors=_HISTORY_COLOUR, linestyles=":", linewidths=1.2)
+        )
+        if self.marked:
+            marked = np.concatenate(self.marked)
+            _add_line(
+                axes,
+                marked[:, 0].tolist(),
+                marked[:, 1].tolist(),
+                linestyle="none",
+                marker="o",
+                markersize=3,
+                color=_HISTORY_COLOUR,
+            )
+        if self.breaches:
+            _add_line(
+                axes,
+                [x for x, _ in self.breaches],
+                [y for _, y in self.breaches],
+                linestyle="none",
+                marker="x",
+                markersize=math.sqrt(30),
+                markeredgewidth=1.6,
+                color=fail,
+            )
+        if self.points:
+            axes.scatter(
+                [x for x, _ in self.points],
+                [y for _, y in self.points],
+                s=70,
+                c=self.point_colours,
+                edgecolors="white",
+                linewidths=1.5,
+                zorder=5,
+            )
+        for x, y, text, style in self.texts:
+            axes.text(x, y, text, **style)
+
+
+_GRID_TITLE: dict[str, Any] = {"fontsize": 9, "fontweight": "bold", "va": "baseline", "ha": "left"}
+_GRID_VALUE: dict[str, Any] = {"fontsize": 7, "va": "center", "ha": "right", "color": "#24292f"}
+_GRID_LIMIT: dict[str, Any] = {"fontsize": 7, "va": "bottom", "ha": "right", "color": VERDICT_COLOURS[FAIL]}
+_GRID_RUN: dict[str, Any] = {"fontsize": 7, "va": "top", "color": "#24292f"}
+
+
+def _tick_text(tick: float, low: float, high: float) -> str:
+    """A y value with as many decimals as the range needs to tell its ticks apart."""
+    span = high - low
+    decimals = max(0, min(8, 1 - math.floor(math.log10(span)))) if span > 0 else 2
+    text = f"{tick:.{decimals}f}"
+    return "0" if float(text) == 0 else text
+
+
+def _fit(text: str, inches: float, points: float) -> str:
+    """``text`` cut with an ellipsis to about ``inches`` of width at ``points`` size in bold, without
+    measuring it (measuring every title would cost more than drawing it): a wide East Asian
+    character counts as a full em, any other as 0.62 em, a generous average for bold Latin text."""
+    budget = inches * 72 / points
+    width = 0.0
+    for index, character in enumerate(text):
+        width += 1.0 if unicodedata.east_asian_width(character) in ("W", "F") else 0.62
+        if width > budget:
+            return text[: max(1, index - 1)] + "…"
+    return text
 
 
 def _save(figure: Figure, fmt: str) -> bytes:
@@ -771,9 +1038,9 @@ class _Panel:
 
     def _limits(self, rule: MetricRule | None, verdict: Verdict) -> list[float]:
         """Min/max lines, the baseline and the band the relative rules allow; return the y values shown."""
-        drawn: list[float] = []
+        guides = _guides(rule, verdict)
         for bound in ("min", "max"):
-            limit = None if rule is None else (rule.min if bound == "min" else rule.max)
+            limit = guides.limits.get(bound)
             line, note = self.limit_lines[bound], self.limit_notes[bound]
             line.set_visible(limit is not None)
             note.set_visible(limit is not None)
@@ -784,23 +1051,15 @@ class _Panel:
             note.set_text(
                 f"{bound}\n{format_limit(limit)}" if not self.compact else f"{bound} {format_limit(limit)}"
             )
-            drawn.append(limit)
-        has_baseline = rule is not None and verdict.baseline is not None
-        self.baseline.set_visible(has_baseline)
-        allowed = None
-        if rule is not None and verdict.baseline is not None:
-            reference = verdict.baseline
-            self.baseline.set_ydata([reference, reference])
+        self.baseline.set_visible(guides.baseline is not None)
+        if guides.baseline is not None:
+            self.baseline.set_ydata([guides.baseline, guides.baseline])
             self.baseline.set_label(f"baseline ({verdict.baseline_text})")
-            drawn.append(reference)
-            allowed = _allowed_drop(rule, reference)
-            if allowed is not None:
-                edge = reference - allowed if rule.higher_is_better else reference + allowed
-                self.band.set_y(min(edge, reference))
-                self.band.set_height(abs(edge - reference))
-                drawn.append(edge)
-        self.band.set_visible(allowed is not None)
-        return drawn
+        if guides.band is not None:
+            self.band.set_y(guides.band[0])
+            self.band.set_height(guides.band[1] - guides.band[0])
+        self.band.set_visible(guides.band is not None)
+        return guides.shown()
 
     def _streak(self, series: Series, verdict: Verdict) -> None:
         """Shade the unbroken run of breaches that ends at this run: "since when not healthy"."""
@@ -809,9 +1068,7 @@ class _Panel:
         self.streak_note.set_visible(shown and not self.compact)
         if not shown:
             return
-        start = len(series.values) - 1
-        while start > 0 and series.breaches[start - 1]:
-            start -= 1
+        start = _streak_start(series)
         colour = VERDICT_COLOURS[verdict.verdict]
         self.streak.set_x(start - 0.5)
         self.streak.set_width(len(series.values) - start)
@@ -859,7 +1116,11 @@ class _Panel:
 
 
 def _line(axes: Axes, **style: object) -> Line2D:
-    line = Line2D([], [], **style)  # type: ignore[arg-type]
+    return _add_line(axes, [], [], **style)
+
+
+def _add_line(axes: Axes, xs: Sequence[float], ys: Sequence[float], **style: object) -> Line2D:
+    line = Line2D(xs, ys, **style)  # type: ignore[arg-type]
     axes.add_line(line)
     return line
 
@@ -879,14 +1140,57 @@ def _allowed_drop(rule: MetricRule, reference: float) -> float | None:
 
 
 def _set_y_range(axes: Axes, extent: Sequence[float]) -> None:
+    # Always set, an empty extent included: a reused axes must not keep the previous metric's range.
+    axes.set_ylim(*_y_range(extent))
+
+
+def _y_range(extent: Sequence[float]) -> tuple[float, float]:
+    """The y range that shows every finite value of ``extent`` with a margin."""
     finite = [y for y in extent if math.isfinite(y)]
     if not finite:
-        # Always set: a reused axes must not keep the previous metric's range.
-        axes.set_ylim(0.0, 1.0)
-        return
+        return 0.0, 1.0
     low, high = min(finite), max(finite)
     pad = (high - low) * 0.12 or max(abs(high) * 0.05, 0.01)
-    axes.set_ylim(low - pad, high + pad)
+    return low - pad, high + pad
+
+
+@dataclass(frozen=True)
+class _Guides:
+    """The reference lines of one metric's chart: its limits, its baseline and the band its relative rules allow."""
+
+    limits: dict[str, float]
+    baseline: float | None
+    band: tuple[float, float] | None  # (low, high)
+
+    def shown(self) -> list[float]:
+        """The y values the chart must show for the guides to be seen."""
+        return [
+            *self.limits.values(),
+            *([] if self.baseline is None else [self.baseline]),
+            *(self.band or ()),
+        ]
+
+
+def _guides(rule: MetricRule | None, verdict: Verdict) -> _Guides:
+    if rule is None:
+        return _Guides({}, None, None)
+    limits = {bound: limit for bound, limit in (("min", rule.min), ("max", rule.max)) if limit is not None}
+    reference = verdict.baseline
+    if reference is None:
+        return _Guides(limits, None, None)
+    allowed = _allowed_drop(rule, reference)
+    if allowed is None:
+        return _Guides(limits, reference, None)
+    edge = reference - allowed if rule.higher_is_better else reference + allowed
+    return _Guides(limits, reference, (min(edge, reference), max(edge, reference)))
+
+
+def _streak_start(series: Series) -> int:
+    """Where the unbroken run of breaches that ends at this run starts."""
+    start = len(series.values) - 1
+    while start > 0 and series.breaches[start - 1]:
+        start -= 1
+    return start
 
 
 def _shortfall(rule: MetricRule | None, value: float, verdict: Verdict) -> str | None:

@@ -346,3 +346,103 @@ def test_characters_no_font_has_become_a_plain_replacement():
     assert dejavu_only.printable("精度 é") == "?? é"
     # An emoji is in no font the charts use, CJK fallback or not.
     assert charts.fonts().printable("recall \U0001f680") == "recall ?"
+
+
+# -- many metrics: one grid ---------------------------------------------------------------
+
+
+def grid_series(count, *, verdict_at=None, values=(0.90, 0.91, 0.89, 0.90)):
+    """``count`` metrics on the same runs; ``verdict_at`` maps an index to a verdict (else pass)."""
+    verdict_at = verdict_at or {}
+    series = [
+        Series(f"m{i}", ("a", "b", "c", "d"), values, (False,) * len(values), True) for i in range(count)
+    ]
+    verdicts = {
+        s.name: Verdict(s.name, verdict_at.get(i, "pass"), s.values[-1]) for i, s in enumerate(series)
+    }
+    return series, verdicts
+
+
+def grid_titles(figure):
+    """The panels' titles in reading order (by row, then column), with their rendered extents."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    titles = [
+        (text.get_text(), text.get_window_extent(renderer))
+        for text in figure.axes[0].texts
+        if text.get_fontweight() == "bold"
+    ]
+    # Display y grows upwards: a higher row has the larger y.
+    return sorted(titles, key=lambda item: (-round(item[1].y0), item[1].x0))
+
+
+def test_more_than_36_metrics_share_one_axes_with_every_name_failures_first():
+    verdict_at = {3: "fail", 10: "warn", 20: "fail", 39: "warn"}
+    series, verdicts = grid_series(40, verdict_at=verdict_at)
+    figure = charts.overview_figure(series, verdicts, {})
+    assert len(figure.axes) == 1
+    names = [text for text, _ in grid_titles(figure)]
+    rest = [f"m{i}: pass" for i in range(40) if i not in verdict_at]
+    assert names == ["m3: FAIL", "m20: FAIL", "m10: WARN", "m39: WARN", *rest]
+
+
+def test_each_grid_panel_shows_its_own_verdict_colour_and_point():
+    series, verdicts = grid_series(40, verdict_at={0: "fail"})
+    figure = charts.overview_figure(series, verdicts, {})
+    titles = grid_titles(figure)
+    pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].astype(int)
+    height = pixels.shape[0]
+
+    def panel(index):
+        """The pixels from a title to the next title on its right and down to the next row's."""
+        _, own = titles[index]
+        _, right = titles[index + 1]
+        _, below = titles[index + 6]
+        return pixels[height - round(own.y1) : height - round(below.y1), round(own.x0) : round(right.x0)]
+
+    def has(region, colour):
+        target = np.array(colors.to_rgb(colour)) * 255
+        return bool((np.abs(region - target).max(axis=2) <= 12).any())
+
+    failing, passing = panel(0), panel(1)
+    assert has(failing, charts.VERDICT_COLOURS["fail"]) and not has(failing, charts.VERDICT_COLOURS["pass"])
+    assert has(passing, charts.VERDICT_COLOURS["pass"]) and not has(passing, charts.VERDICT_COLOURS["fail"])
+    assert has(passing, charts._HISTORY_COLOUR)  # the history line
+
+
+def test_a_grid_panel_draws_its_limits_and_breaches():
+    values = (0.90, 0.70, 0.92, 0.60)
+    series = [
+        Series(f"m{i}", ("a", "b", "c", "d"), values, (False, True, False, False), True) for i in range(40)
+    ]
+    rule = MetricRule("m0", min=0.8)
+    verdicts = {s.name: Verdict(s.name, "fail", 0.60) for s in series}
+    figure = charts.overview_figure(series, verdicts, {s.name: rule for s in series})
+    notes = [text.get_text() for text in figure.axes[0].texts if text.get_text().startswith("min ")]
+    assert notes == ["min 0.8"] * 40
+    (breaches,) = [line for line in figure.axes[0].get_lines() if line.get_marker() == "x"]
+    assert len(breaches.get_xdata()) == 40  # the second run of each panel
+
+
+def test_a_long_name_is_cut_to_its_panel():
+    series, verdicts = grid_series(40)
+    long_name = "per_slice.region_north_america.segment_enterprise.precision_at_10"
+    series[0] = Series(long_name, series[0].labels, series[0].values, series[0].breaches, True)
+    verdicts[long_name] = Verdict(long_name, "pass", 0.9)
+    figure = charts.overview_figure(series, verdicts, {})
+    titles = grid_titles(figure)
+    cut = [(text, extent) for text, extent in titles if text.startswith("per_slice")]
+    (text, extent), (_, neighbour) = cut[0], titles[1]
+    assert text.endswith("…") and len(text) < len(long_name)
+    assert extent.x1 < neighbour.x0  # ends before the next panel's title starts
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_the_grid_is_identical_for_identical_input(fmt):
+    series, verdicts = grid_series(40, verdict_at={5: "fail"})
+    first = charts.overview_chart(series, verdicts, {}, fmt)
+    assert charts.overview_chart(series, verdicts, {}, fmt) == first
+    if fmt == "svg":
+        assert ET.fromstring(first).tag.endswith("svg")
+    else:
+        assert png_size(first)[0] > 0
