@@ -769,6 +769,48 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
                 passed=on_mlflow - on_jsonl <= 2.0,
             )
         )
+        # What the MLflow client costs before the gate does anything: the floor under the row above.
+        floor_script = write(
+            base / "mlflow-floor.py",
+            textwrap.dedent(
+                """
+                import os, sys, time
+                os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+                started = time.perf_counter()
+                from mlflow.tracking import MlflowClient
+                imported = time.perf_counter()
+                client = MlflowClient(sys.argv[1])
+                experiment = client.get_experiment_by_name(sys.argv[2])
+                client.search_runs(
+                    [experiment.experiment_id],
+                    filter_string="attributes.status = 'FINISHED' AND tags.\\"metricgate.recorded\\" = 'true'",
+                    max_results=201,
+                    order_by=["attributes.start_time DESC"],
+                )
+                print(imported - started, time.perf_counter() - imported)
+                """
+            ),
+        )
+        floors = []
+        for _ in range(rounds):
+            done = subprocess.run(
+                [sys.executable, str(floor_script), server.uri, "gate"],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=child_environment(None),
+            )
+            imported, searched = (float(part) for part in done.stdout.split())
+            floors.append((imported, searched))
+        imported, searched = median([f[0] for f in floors]), median([f[1] for f in floors])
+        rows.append(
+            Row(
+                "   the MLflow client alone, fresh process: import mlflow + one search of the newest 201 runs",
+                f"{imported:.2f} s + {searched:.2f} s = {imported + searched:.2f} s",
+                None,
+                None,
+            )
+        )
         recordings = alternate(
             {
                 "mlflow": lambda: run_pytest(
