@@ -641,6 +641,7 @@ def _record_one(project: Path, uri: str) -> None:
 
 def _clone_runs(database: Path, experiment: str, count: int) -> None:
     """Copy the experiment's one run ``count - 1`` times in the database, each started a second later."""
+    import datetime
     import sqlite3
     import uuid
 
@@ -672,6 +673,12 @@ def _clone_runs(database: Path, experiment: str, count: int) -> None:
                             values["artifact_uri"] = str(values["artifact_uri"]).replace(template, new)
                     if table == "tags" and values["key"] == "mlflow.runName":
                         values["value"] = f"run-{index}"
+                    if table == "tags" and values["key"] == "metricgate.timestamp":
+                        # The run's own time, as the gate records it, agreeing with its start time.
+                        moment = datetime.datetime.fromtimestamp(
+                            (start - index * 1000) / 1000, datetime.timezone.utc
+                        )
+                        values["value"] = moment.isoformat()
                     db.execute(
                         f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                         tuple(values.values()),
