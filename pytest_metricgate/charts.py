@@ -265,18 +265,13 @@ class MetricPainter:
         self.panel = _Panel(self.figure.add_subplot(), self.canvas, compact=False, shift_slots=shift_slots)
         self.legend = _FootLegend(self.figure, slots=5)
         axes = self.panel.axes
-        # What most charts of a batch share: the background, the frame, the runs (x axis) and
-        # the legend. A PNG draws them once per batch and copies the pixels (see ``save``).
-        self._shared: list[Artist] = [
-            self.figure.patch,
-            axes.patch,
-            *axes.spines.values(),
-            axes.xaxis,
-            *self.legend.lines,
-            *self.legend.patches,
-            *self.legend.texts,
-        ]
+        # What most charts of a batch share: the background, the frame and the runs (x axis). A
+        # PNG draws them once per batch and copies the pixels (see ``save``). Not the legend: its
+        # baseline entry names each metric's own baseline value, and the entries after it move
+        # with that text's width, so sharing it meant drawing every chart's background anew.
+        self._shared: list[Artist] = [self.figure.patch, axes.patch, *axes.spines.values(), axes.xaxis]
         self._own = [artist for artist in axes.get_children() if artist not in self._shared]
+        self._own += [*self.legend.lines, *self.legend.patches, *self.legend.texts]
         self._background: tuple[object, object] | None = None
         self._key: tuple[object, ...] = ()
 
@@ -299,9 +294,6 @@ class MetricPainter:
             tuple(axes.get_xticks()),
             tuple((label.get_text(), label.get_rotation()) for label in axes.get_xticklabels()),
             axes.get_xlabel(),
-            tuple(label for _, label in entries),
-            self.panel.current.get_markerfacecolor(),
-            self.panel.history.get_marker(),
         )
 
     def save(self, fmt: str) -> bytes:

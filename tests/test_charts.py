@@ -446,3 +446,25 @@ def test_the_grid_is_identical_for_identical_input(fmt):
         assert ET.fromstring(first).tag.endswith("svg")
     else:
         assert png_size(first)[0] > 0
+
+
+def test_charts_of_one_batch_on_the_same_runs_share_a_background_and_still_match_fresh_ones():
+    # Same runs, so the frame and the run labels are drawn once and copied; different baselines,
+    # verdicts and legends, which must be each chart's own.
+    runs = weekly_series()
+    second = Series("recall", runs.labels, tuple(v - 0.05 for v in WEEKS), runs.breaches, True, "week")
+    passing = Verdict(
+        "recall", "pass", second.values[-1], baseline=0.8612, baseline_text="median 0.861 of last 5"
+    )
+    ungated = Series(
+        "latency", runs.labels, tuple(100 + v for v in WEEKS), (False,) * len(WEEKS), True, "week"
+    )
+    jobs = [
+        charts.ChartJob(runs, FAILED, RULE),
+        charts.ChartJob(second, passing, MetricRule("recall", min=0.5, max_drop_pct=3.0)),
+        charts.ChartJob(ungated, Verdict("latency", "ungated", ungated.values[-1]), None),
+    ]
+    fresh = [charts.draw_batch([job], "png")[0] for job in jobs]
+    assert charts.draw_batch(jobs, "png") == fresh
+    assert charts.draw_batch(jobs[::-1], "png") == fresh[::-1]
+    assert len(set(fresh)) == 3
