@@ -265,13 +265,14 @@ class MetricPainter:
         self.panel = _Panel(self.figure.add_subplot(), self.canvas, compact=False, shift_slots=shift_slots)
         self.legend = _FootLegend(self.figure, slots=5)
         axes = self.panel.axes
-        # What most charts of a batch share: the background, the frame and the runs (x axis). A
-        # PNG draws them once per batch and copies the pixels (see ``save``). Not the legend: its
-        # baseline entry names each metric's own baseline value, and the entries after it move
-        # with that text's width, so sharing it meant drawing every chart's background anew.
-        self._shared: list[Artist] = [self.figure.patch, axes.patch, *axes.spines.values(), axes.xaxis]
-        self._own = [artist for artist in axes.get_children() if artist not in self._shared]
-        self._own += [*self.legend.lines, *self.legend.patches, *self.legend.texts]
+        # What most charts of a batch share: the background, the frame, the runs (x axis) and the
+        # legend but its baseline entry, which names each metric's own baseline (the legend puts
+        # it last, so the others stay put). A PNG draws them once per batch and copies the pixels
+        # (see ``save``); ``paint`` says which legend slot is the chart's own.
+        self._frame: list[Artist] = [self.figure.patch, axes.patch, *axes.spines.values(), axes.xaxis]
+        self._plot = [artist for artist in axes.get_children() if artist not in self._frame]
+        self._shared: list[Artist] = []
+        self._own: list[Artist] = []
         self._background: tuple[object, object] | None = None
         self._key: tuple[object, ...] = ()
 
@@ -287,6 +288,13 @@ class MetricPainter:
         self.figure.subplots_adjust(bottom=bottom)
         self.panel.fit()
         axes = self.panel.axes
+        slots = list(zip(self.legend.lines, self.legend.patches, self.legend.texts))
+        own_slots = [index for index, (artist, _) in enumerate(entries) if artist is self.panel.baseline]
+        self._own = [*self._plot, *(artist for index in own_slots for artist in slots[index])]
+        self._shared = [
+            *self._frame,
+            *(artist for index, slot in enumerate(slots) if index not in own_slots for artist in slot),
+        ]
         # Everything the shared pixels depend on; a chart that differs gets them drawn anew.
         self._key = (
             bottom,
@@ -294,6 +302,9 @@ class MetricPainter:
             tuple(axes.get_xticks()),
             tuple((label.get_text(), label.get_rotation()) for label in axes.get_xticklabels()),
             axes.get_xlabel(),
+            tuple(label for artist, label in entries if artist is not self.panel.baseline),
+            self.panel.current.get_markerfacecolor(),
+            self.panel.history.get_marker(),
         )
 
     def save(self, fmt: str) -> bytes:
@@ -899,12 +910,14 @@ class _Panel:
 
     def legend_entries(self) -> list[tuple[Artist, str]]:
         """The visible artists that name themselves, in a fixed order, for the figure's legend."""
+        # The baseline last: its label names the metric's own value, and the entries after it
+        # would move with that text's width (see ``MetricPainter``).
         entries: list[tuple[Artist, str]] = [
             (self.history, "history"),
             (self.breaches, "breach"),
-            (self.baseline, str(self.baseline.get_label())),
             (self.band, "allowed drop"),
             (self.current, "this run"),
+            (self.baseline, str(self.baseline.get_label())),
         ]
         return [(artist, label) for artist, label in entries if artist.get_visible() and _has_points(artist)]
 
