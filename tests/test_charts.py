@@ -13,8 +13,8 @@ from matplotlib.image import imread
 
 from pytest_metricgate import charts
 from pytest_metricgate.config import MetricRule
-from pytest_metricgate.gate import Verdict
-from pytest_metricgate.report import Series
+from pytest_metricgate.gate import NOT_RUN, Verdict
+from pytest_metricgate.report import Series, verdict_word
 
 WEEKS = [0.89, 0.90, 0.91, 0.91, 0.92, 0.91, 0.90, 0.89, 0.87, 0.85, 0.86, 0.86]
 RULE = MetricRule("accuracy", min=0.88, max_drop=0.02)
@@ -468,3 +468,27 @@ def test_charts_of_one_batch_on_the_same_runs_share_a_background_and_still_match
     assert charts.draw_batch(jobs, "png") == fresh
     assert charts.draw_batch(jobs[::-1], "png") == fresh[::-1]
     assert len(set(fresh)) == 3
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (),  # a metric no run measured
+        (None, None, None),
+        (0.9,),  # this run only
+        (0.9, None, 0.8, float("nan")),
+        (1e-9, 2e-9, 1.5e-9),  # a tiny range
+        (-5.0, 1e6, 3.0),  # a huge one
+        (float("inf"), 0.5, 0.6),
+    ],
+)
+def test_the_grid_draws_any_history_a_metric_can_have(values):
+    series, verdicts = grid_series(40)
+    breaches = (False,) * len(values)
+    odd = Series("odd", tuple(f"r{i}" for i in range(len(values))), values, breaches, bool(values))
+    series[7] = odd
+    verdicts["odd"] = Verdict("odd", NOT_RUN if not values else "pass", None)
+    for fmt in ("png", "svg"):
+        assert charts.overview_chart(series, verdicts, {"odd": MetricRule("odd", min=0.5)}, fmt)
+    figure = charts.overview_figure(series, verdicts, {})
+    assert "odd: " + verdict_word(verdicts["odd"].verdict) in [t for t, _ in grid_titles(figure)]
