@@ -536,7 +536,6 @@ class _Grid:
         top = self.EDGE + row * self.CELL_HEIGHT
         return _Box(
             cell_left=left,
-            cell_top=top,
             left=left + self.LEFT,
             right=left + self.CELL_WIDTH - self.RIGHT,
             top=top + self.TOP,
@@ -546,10 +545,9 @@ class _Grid:
 
 @dataclass(frozen=True)
 class _Box:
-    """One panel of a grid: its cell's corner and its plot's edges, in inches from the top left."""
+    """One panel of a grid: its cell's left edge and its plot's edges, in inches from the top left."""
 
     cell_left: float
-    cell_top: float
     left: float
     right: float
     top: float
@@ -582,14 +580,11 @@ class _GridLayers:
     ) -> None:
         """One metric's panel in ``box``; ``run_labels``: name its first and last runs below it."""
         colour = VERDICT_COLOURS[verdict.verdict]
-        title = f"{fonts().printable(series.name)}: {verdict_word(verdict.verdict)}"
+        verdict_part = f": {verdict_word(verdict.verdict)}"
+        # A long name is cut, never the verdict after it.
+        name = _fit(fonts().printable(series.name), _Grid.CELL_WIDTH - 0.2, 9, after=verdict_part)
         self.texts.append(
-            (
-                box.cell_left + 0.08,
-                box.top - 0.1,
-                _fit(title, _Grid.CELL_WIDTH - 0.2, 9),
-                _GRID_TITLE | {"color": colour},
-            )
+            (box.cell_left + 0.08, box.top - 0.1, name + verdict_part, _GRID_TITLE | {"color": colour})
         )
         self.frames.append([(box.left, box.top), (box.left, box.bottom), (box.right, box.bottom)])
         values = np.array([math.nan if v is None or not math.isfinite(v) else v for v in series.values])
@@ -733,14 +728,19 @@ def _tick_text(tick: float, low: float, high: float) -> str:
     return "0" if float(text) == 0 else text
 
 
-def _fit(text: str, inches: float, points: float) -> str:
-    """``text`` cut with an ellipsis to about ``inches`` of width at ``points`` size in bold, without
-    measuring it (measuring every title would cost more than drawing it): a wide East Asian
-    character counts as a full em, any other as 0.62 em, a generous average for bold Latin text."""
-    budget = inches * 72 / points
+def _fit(text: str, inches: float, points: float, *, after: str = "") -> str:
+    """``text`` cut with an ellipsis so that it and ``after`` take about ``inches`` at ``points``
+    size in bold, without measuring (measuring every title would cost more than drawing it): a
+    wide East Asian character counts as a full em, any other as 0.62 em, a generous average for
+    bold Latin text."""
+
+    def ems(character: str) -> float:
+        return 1.0 if unicodedata.east_asian_width(character) in ("W", "F") else 0.62
+
+    budget = inches * 72 / points - sum(ems(character) for character in after)
     width = 0.0
     for index, character in enumerate(text):
-        width += 1.0 if unicodedata.east_asian_width(character) in ("W", "F") else 0.62
+        width += ems(character)
         if width > budget:
             return text[: max(1, index - 1)] + "…"
     return text
