@@ -734,18 +734,22 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
         )
         script = write(base / "mlflow-read.py", reader)
 
-        def read(experiment: str) -> Measured:
+        def printed(script: Path, *arguments: str) -> list[str]:
+            """What ``script`` prints, run in a fresh process against the server."""
             done = subprocess.run(
-                [sys.executable, str(script), server.uri, experiment],
+                [sys.executable, str(script), server.uri, *arguments],
                 capture_output=True,
                 text=True,
                 check=False,
                 env=child_environment(None),
             )
             if done.returncode != 0:
-                raise SystemExit(f"reading mlflow:{experiment} failed:\n{done.stdout}{done.stderr}")
-            output = done.stdout.split()
-            return Measured(float(output[0]), 0.0, 0.0, output[1])
+                raise SystemExit(f"{script.name} {' '.join(arguments)} failed:\n{done.stdout}{done.stderr}")
+            return done.stdout.split()
+
+        def read(experiment: str) -> Measured:
+            seconds, runs = printed(script, experiment)
+            return Measured(float(seconds), 0.0, 0.0, runs)
 
         reads = alternate({"small": lambda: read("small"), "big": lambda: read("big")}, rounds)
         small, big = median([m.wall for m in reads["small"]]), median([m.wall for m in reads["big"]])
@@ -777,11 +781,12 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
             )
         )
         # What the MLflow client costs before the gate does anything: the floor under the row above.
+        # The search is the store's own (its filter and order), the client bare.
         floor_script = write(
             base / "mlflow-floor.py",
             textwrap.dedent(
                 """
-                import os, sys, time
+                import json, os, sys, time
                 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
                 started = time.perf_counter()
                 from mlflow.tracking import MlflowClient
@@ -790,25 +795,22 @@ def scenario_mlflow(base: Path, rounds: int) -> list[Row]:
                 experiment = client.get_experiment_by_name(sys.argv[2])
                 client.search_runs(
                     [experiment.experiment_id],
-                    filter_string="attributes.status = 'FINISHED' AND tags.\\"metricgate.recorded\\" = 'true'",
+                    filter_string=sys.argv[3],
                     max_results=201,
-                    order_by=["attributes.start_time DESC"],
+                    order_by=json.loads(sys.argv[4]),
                 )
                 print(imported - started, time.perf_counter() - imported)
                 """
             ),
         )
-        floors = []
-        for _ in range(rounds):
-            done = subprocess.run(
-                [sys.executable, str(floor_script), server.uri, "gate"],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=child_environment(None),
-            )
-            imported, searched = (float(part) for part in done.stdout.split())
-            floors.append((imported, searched))
+        from pytest_metricgate.config import MlflowSettings
+        from pytest_metricgate.stores import mlflow as mlflow_store
+
+        wanted = mlflow_store.search_filter(MlflowSettings(tracking_uri=server.uri, shown_uri=server.uri))
+        order = json.dumps(mlflow_store.NEWEST_FIRST)
+        floors = [
+            [float(part) for part in printed(floor_script, "gate", wanted, order)] for _ in range(rounds)
+        ]
         imported, searched = median([f[0] for f in floors]), median([f[1] for f in floors])
         rows.append(
             Row(
