@@ -271,6 +271,7 @@ class MetricPainter:
         # (see ``save``); ``paint`` says which legend slot is the chart's own.
         self._frame: list[Artist] = [self.figure.patch, axes.patch, *axes.spines.values(), axes.xaxis]
         self._plot = [artist for artist in axes.get_children() if artist not in self._frame]
+        self._legend_slots = list(zip(self.legend.lines, self.legend.patches, self.legend.texts))
         self._shared: list[Artist] = []
         self._own: list[Artist] = []
         self._background: tuple[object, object] | None = None
@@ -288,7 +289,7 @@ class MetricPainter:
         self.figure.subplots_adjust(bottom=bottom)
         self.panel.fit()
         axes = self.panel.axes
-        slots = list(zip(self.legend.lines, self.legend.patches, self.legend.texts))
+        slots = self._legend_slots
         own_slots = [index for index, (artist, _) in enumerate(entries) if artist is self.panel.baseline]
         self._own = [*self._plot, *(artist for index in own_slots for artist in slots[index])]
         self._shared = [
@@ -635,12 +636,14 @@ class _GridLayers:
         if series.restarts:
             self.restarts.append(upright(series.restarts[-1] - 0.5))
 
-        xs = np.array([x_at(index) for index in range(count)])
-        ys = np.array([y_at(value) for value in values]) if count else np.array([])
+        # The same mapping as x_at and y_at, for every point at once.
+        xs = box.left + (np.arange(count) + 0.5) / max(count, 1) * (box.right - box.left)
+        ys = box.bottom - (values - low) / (high - low) * (box.bottom - box.top)
         history_end = count - 1 if series.has_current else count
-        self.history.append(np.column_stack([xs[:history_end], ys[:history_end]]))
+        history = np.column_stack([xs[:history_end], ys[:history_end]])
+        self.history.append(history)
         if history_end <= _COMPACT_MARKERS_UP_TO:
-            self.marked.append(np.column_stack([xs[:history_end], ys[:history_end]]))
+            self.marked.append(history)
         if series.has_current and history_end > 0 and not math.isnan(values[history_end - 1]):
             self.links.append([(xs[history_end - 1], ys[history_end - 1]), (xs[-1], ys[-1])])
         self.breaches.extend(
