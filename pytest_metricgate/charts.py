@@ -21,7 +21,9 @@ import functools
 import io
 import math
 import os
+import struct
 import unicodedata
+import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +32,11 @@ import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backend_bases import GraphicsContextBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.image import imsave
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -71,12 +74,13 @@ _STYLE = {
     "axes.titley": 1.0,
     "axes.titlepad": 6.0,
 }
-# zlib level 1: measured on 800x450 charts (benchmarks/perf.py), level 6 (PIL's default) costs
-# about three times as long to encode for files about a fifth smaller; charts are many, small and
-# written once, so encoding time is what a CI job notices.
+# PNG is written here, not by PIL: PIL picks a row filter per row, which cost more than half
+# of an 800x450 chart's encoding and made the file larger, since charts are large flat areas of
+# few colours that zlib compresses best unfiltered. zlib level 1: level 6 takes more than twice
+# as long for a file about a sixth smaller (benchmarks/perf.py measures both); charts are many, small
+# and written once, so encoding time is what a CI job notices.
 _PNG_COMPRESS_LEVEL = 1
 _SAVE_OPTIONS: dict[str, dict[str, object]] = {
-    "png": {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": _PNG_COMPRESS_LEVEL}},
     "svg": {"metadata": {"Date": None, "Creator": None}},
 }
 _MAX_TICKS = 10
@@ -181,7 +185,6 @@ def draw_all(
     *,
     charted: Collection[str] | None = None,
     workers: int | None = None,
-    forkserver: bool = False,
 ) -> tuple[list[bytes], bytes]:
     """The charts of the metrics named in ``charted`` (default: all), in the order of ``series``,
     and the overview of every metric.
@@ -190,7 +193,7 @@ def draw_all(
     many charts the batches are shared among worker processes (see
     ``parallel``) and the overview, the largest single picture, is drawn beside
     them. The bytes are the same either way. ``workers`` overrides the choice
-    (1: draw here); ``forkserver`` says one was prepared (see ``parallel``).
+    (1: draw here).
     """
     from . import parallel
 
@@ -199,14 +202,13 @@ def draw_all(
         for item in series
         if charted is None or item.name in charted
     ]
-    count = parallel.worker_count(len(jobs), forkserver=forkserver) if workers is None else workers
+    count = parallel.worker_count(len(jobs)) if workers is None else workers
     batches = _batches(jobs, count)
     drawn, overview = parallel.starmap(
         draw_batch,
         [(batch, fmt) for batch in batches],
         workers=count,
         first=(overview_chart, (series, verdicts, rules, fmt)),
-        forkserver=forkserver,
     )
     return [chart for batch in drawn for chart in batch], overview
 
@@ -257,7 +259,7 @@ class MetricPainter:
 
     def __init__(self, *, shift_slots: int = _SHIFT_SLOTS) -> None:
         self.figure = Figure(figsize=(8, 4.5), dpi=100)
-        self.canvas = FigureCanvasAgg(self.figure)
+        self.canvas = _Canvas(self.figure)
         # Fixed margins instead of a layout engine: measuring every label to place
         # the axes cost more than drawing the chart itself. Room on the right for
         # the limit labels; the bottom is set once the run labels are known.
@@ -316,8 +318,8 @@ class MetricPainter:
         this way, so one chart's bytes never depend on the charts before it.
         """
         if fmt != "png":
-            return _save(self.figure, fmt)
-        renderer = self.canvas.get_renderer()  # type: ignore[no-untyped-call]
+            return save_figure(self.figure, fmt)
+        renderer = self.canvas.get_renderer()
         if self._background is None or self._background[0] != self._key:
             with _hidden(self._own):
                 self.canvas.draw()  # type: ignore[no-untyped-call]
@@ -325,17 +327,7 @@ class MetricPainter:
         renderer.restore_region(self._background[1])
         with _hidden(self._shared):
             self.figure.draw(renderer)
-        buffer = io.BytesIO()
-        imsave(
-            buffer,
-            np.asarray(renderer.buffer_rgba()),
-            format="png",
-            origin="upper",
-            dpi=self.figure.dpi,
-            metadata={"Software": None},  # type: ignore[dict-item]
-            pil_kwargs={"compress_level": _PNG_COMPRESS_LEVEL},
-        )
-        return buffer.getvalue()
+        return png_bytes(np.asarray(renderer.buffer_rgba()), self.figure.dpi)
 
 
 @contextlib.contextmanager
@@ -380,6 +372,9 @@ class _FootLegend:
         ]
         for artist in (*self.lines, *self.patches):
             figure.add_artist(artist)
+        # Measured labels, in pixels: most recur from chart to chart, and measuring one costs
+        # about as much as drawing it. The labels' font never changes.
+        self._widths: dict[str, float] = {}
 
     def show(self, entries: Sequence[tuple[Artist, str]]) -> None:
         """Lay ``(artist, label)`` entries out left to right, each drawn in its artist's style."""
@@ -410,9 +405,12 @@ class _FootLegend:
                 patch.set_visible(True)
             text.set_text(label)
             text.set_x(end + self.PAD * em)
-            width, _, _ = renderer.get_text_width_height_descent(
-                label, text.get_fontproperties(), ismath=False
-            )
+            width = self._widths.get(label)
+            if width is None:
+                width, _, _ = renderer.get_text_width_height_descent(
+                    label, text.get_fontproperties(), ismath=False
+                )
+                self._widths[label] = width
             x = end + self.PAD * em + width / self.figure.dpi + self.GAP * em
 
 
@@ -424,7 +422,7 @@ def overview_chart(
 ) -> bytes:
     """Every metric at once: the classic single chart for a few metrics on one scale, small multiples otherwise."""
     with drawing_style():
-        return _save(_overview_figure(series, verdicts, rules), fmt)
+        return save_figure(_overview_figure(series, verdicts, rules), fmt)
 
 
 def overview_figure(
@@ -449,7 +447,7 @@ def _overview_figure(
     series = overview_order(series, verdicts)
     if 0 < len(series) <= _SINGLE_CHART_LIMIT and _share_a_scale(series):
         figure = Figure(figsize=(9, 4.8), dpi=100)
-        FigureCanvasAgg(figure)
+        _Canvas(figure)
         figure.subplots_adjust(left=0.075, right=0.93, top=0.9, bottom=0.22)
         _draw_combined(figure.add_subplot(), series, verdicts, rules)
         return figure
@@ -459,7 +457,7 @@ def _overview_figure(
     rows = max(1, math.ceil(len(series) / columns))
     width, height, dpi = 3.4, 2.5, 100
     figure = Figure(figsize=(width * columns, height * rows + 0.3), dpi=dpi)
-    canvas = FigureCanvasAgg(figure)
+    canvas = _Canvas(figure)
     figure.subplots_adjust(
         left=0.45 / (width * columns),
         right=1 - 0.1 / (width * columns),
@@ -491,7 +489,7 @@ def _grid_figure(
     band, breaches, level shifts and this run's point, and a few y values for its scale."""
     grid = _Grid(len(series))
     figure = Figure(figsize=(grid.width, grid.height), dpi=_GRID_DPI)
-    FigureCanvasAgg(figure)
+    _Canvas(figure)
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
     axes.set_axis_off()
     # Inches from the top left corner: the texts' offsets and the panels' sizes are in inches too.
@@ -749,10 +747,145 @@ def _fit(text: str, inches: float, points: float, *, after: str = "") -> str:
     return text
 
 
-def _save(figure: Figure, fmt: str) -> bytes:
+class _StampingRenderer(RendererAgg):
+    """Agg, but each distinct text is drawn once and its pixels copied wherever it recurs.
+
+    Most texts of a batch of charts recur: tick values, limit notes, legend labels, and in a grid
+    every panel's few y values. Laying a text out and drawing its glyphs costs about a millisecond,
+    copying its pixels a few microseconds. A text is stamped at whole pixels (matplotlib before 3.10
+    placed texts so too; later ones place glyphs at fractions of a pixel), and every text is drawn
+    this way, first time or not, so a chart's bytes never depend on what was drawn before it.
+    """
+
+    PAD = 4  # pixels around a text's measured box: antialiased edges reach a little past it
+
+    def __init__(self, width: float, height: float, dpi: float) -> None:
+        super().__init__(width, height, dpi)  # type: ignore[no-untyped-call]
+        self._stamps: dict[tuple[object, ...], tuple[np.ndarray[Any, Any], int, int] | None] = {}
+
+    def draw_text(
+        self,
+        gc: GraphicsContextBase,
+        x: float,
+        y: float,
+        s: str,
+        prop: FontProperties,
+        angle: float,
+        ismath: bool | str = False,
+        mtext: Any = None,
+    ) -> None:
+        if ismath:
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)  # type: ignore[no-untyped-call]
+            return
+        features = getattr(mtext, "get_fontfeatures", lambda: None)()
+        language = getattr(mtext, "get_language", lambda: None)()
+        key = (s, hash(prop), angle, gc.get_rgb(), gc.get_alpha(), gc.get_antialiased(), features, language)
+        if key not in self._stamps:
+            self._stamps[key] = self._stamp(gc, s, prop, angle, mtext)
+        stamp = self._stamps[key]
+        if stamp is None:  # too wide to stamp: drawn as matplotlib draws it
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)  # type: ignore[no-untyped-call]
+            return
+        pixels, left, top = stamp
+        if pixels.size == 0:
+            return
+        # x, y: the text's origin, y downwards; draw_image wants the lower left corner, y upwards.
+        # It keeps gc's clip and applies no alpha of its own (the pixels carry the text's alpha).
+        column, row = round(x) + left, round(y) + top
+        self.draw_image(gc, column, round(self.height) - row - pixels.shape[0], pixels)
+
+    def _stamp(
+        self, gc: GraphicsContextBase, s: str, prop: FontProperties, angle: float, mtext: Any
+    ) -> tuple[np.ndarray[Any, Any], int, int] | None:
+        """The text drawn alone on a transparent canvas just big enough, and where its top left
+        corner lies from the text's origin (in pixels, y downwards); ``None`` if it does not fit.
+
+        The canvas is sized without laying the text out (that costs as much as drawing it): no
+        glyph of a chart's fonts is wider than 1.5 em, nor reaches further than 1.5 em from the
+        baseline. Ink that reaches the canvas's edge may have been cut: then ``None``.
+        """
+        em = prop.get_size_in_points() * self.dpi / 72
+        width, height, descent = 1.5 * em * len(s), 3 * em, 1.5 * em
+        turn = math.radians(angle)
+        cos, sin = math.cos(turn), math.sin(turn)
+        # The measured box's corners from the origin, y upwards, turned by the text's angle.
+        corners = [(0.0, -descent), (width, -descent), (width, height - descent), (0.0, height - descent)]
+        xs = [cx * cos - cy * sin for cx, cy in corners]
+        ys = [cx * sin + cy * cos for cx, cy in corners]
+        left = math.floor(min(xs)) - self.PAD
+        top = -math.ceil(max(ys)) - self.PAD
+        columns = math.ceil(max(xs)) + self.PAD - left
+        rows = -math.floor(min(ys)) + self.PAD - top
+        if columns <= 0 or rows <= 0:
+            return np.zeros((0, 0, 4), dtype=np.uint8), 0, 0
+        scratch = RendererAgg(columns, rows, self.dpi)  # type: ignore[no-untyped-call]
+        alone = scratch.new_gc()
+        alone.copy_properties(gc)
+        alone.set_clip_rectangle(None)  # the clip is in the chart's pixels, not the scratch's
+        alone.set_clip_path(None)
+        RendererAgg.draw_text(scratch, alone, -left, -top, s, prop, angle, False, mtext)  # type: ignore[no-untyped-call]
+        alone.restore()
+        pixels = np.asarray(scratch.buffer_rgba())  # type: ignore[no-untyped-call]
+        # Only the pixels the text covers: the rest would be copied for nothing.
+        rows_used = np.flatnonzero(pixels[:, :, 3].any(axis=1))
+        columns_used = np.flatnonzero(pixels[:, :, 3].any(axis=0))
+        if rows_used.size == 0:
+            return np.zeros((0, 0, 4), dtype=np.uint8), 0, 0
+        first_row, last_row = rows_used[0], rows_used[-1] + 1
+        first_column, last_column = columns_used[0], columns_used[-1] + 1
+        if first_row == 0 or first_column == 0 or last_row == rows or last_column == columns:
+            return None
+        # draw_image takes the rows bottom to top.
+        used = pixels[first_row:last_row, first_column:last_column][::-1].copy()
+        return used, left + int(first_column), top + int(first_row)
+
+
+class _Canvas(FigureCanvasAgg):
+    """The Agg canvas with a ``_StampingRenderer``."""
+
+    def get_renderer(self) -> Any:  # Any, as matplotlib's: RendererAgg's methods carry no types
+        width, height = self.get_width_height(physical=True)
+        key = width, height, self.figure.dpi
+        if self._lastKey != key:
+            self.renderer = _StampingRenderer(width, height, self.figure.dpi)
+            self._lastKey = key
+        return self.renderer
+
+
+def save_figure(figure: Figure, fmt: str) -> bytes:
+    """``figure`` as PNG or SVG bytes, written as every chart is."""
+    if fmt == "png":
+        canvas = figure.canvas if isinstance(figure.canvas, _Canvas) else _Canvas(figure)
+        canvas.draw()  # type: ignore[no-untyped-call]
+        return png_bytes(np.asarray(canvas.buffer_rgba()), figure.dpi)  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, **_SAVE_OPTIONS[fmt])  # type: ignore[arg-type]
     return buffer.getvalue()
+
+
+def png_bytes(pixels: np.ndarray[Any, Any], dpi: float, *, level: int = _PNG_COMPRESS_LEVEL) -> bytes:
+    """Agg's RGBA pixels (rows top to bottom) as a PNG file: 8-bit RGBA, every row unfiltered,
+    zlib at ``level``, the resolution in a pHYs chunk and nothing else (no date, no
+    software), so the same pixels always give the same bytes."""
+    height, width, channels = pixels.shape
+    if channels != 4 or pixels.dtype != np.uint8:
+        raise ValueError(f"PNG wants 8-bit RGBA pixels, got {channels} channels of {pixels.dtype}")
+    rows = np.zeros((height, 1 + width * 4), dtype=np.uint8)  # each row: filter type 0, then pixels
+    rows[:, 1:] = pixels.reshape(height, width * 4)
+    per_metre = round(dpi / 0.0254)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)),
+            chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+            chunk(b"IDAT", zlib.compress(rows.tobytes(), level)),
+            chunk(b"IEND", b""),
+        )
+    )
 
 
 def _share_a_scale(series: Sequence[Series]) -> bool:
@@ -1351,13 +1484,13 @@ def distribution_chart(title: str, column: ColumnCheck, fmt: str) -> bytes:
     each sample's share per category.
     """
     with drawing_style():
-        return _save(_distribution_figure(title, column), fmt)
+        return save_figure(_distribution_figure(title, column), fmt)
 
 
 def _distribution_figure(title: str, column: ColumnCheck) -> Figure:
     chart = column.chart
     figure = Figure(figsize=(9, 3.4), dpi=100)
-    FigureCanvasAgg(figure)
+    _Canvas(figure)
     colour = VERDICT_COLOURS[FAIL] if column.drifted else VERDICT_COLOURS[UNGATED]
     verdict = "DRIFTED" if column.drifted else "stable"
     if column.p_value is not None:

@@ -111,6 +111,23 @@ def test_png_files_are_valid_and_identical_for_identical_input():
     assert b"Software" not in first and b"matplotlib" not in first.lower()
 
 
+def test_the_png_writer_gives_back_every_pixel_and_the_resolution_to_another_decoder():
+    from PIL import Image  # an independent decoder, which also checks every chunk's CRC
+
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, size=(37, 53, 4), dtype=np.uint8)  # odd sizes, any alpha
+    data = charts.png_bytes(pixels, 100)
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        assert image.mode == "RGBA" and image.size == (53, 37)
+        assert np.array_equal(np.asarray(image), pixels)
+        # 100 dpi is 3937 pixels per metre (100 / 0.0254 = 3937.007...), which reads back as 99.9998.
+        assert image.info["dpi"] == pytest.approx((100, 100), abs=0.001)
+    assert charts.png_bytes(pixels, 100) == data
+    with pytest.raises(ValueError, match="8-bit RGBA"):
+        charts.png_bytes(pixels[:, :, :3], 100)
+
+
 def test_svg_files_are_valid_xml_and_identical_for_identical_input():
     first = charts.metric_chart(weekly_series(), FAILED, RULE, "svg")
     root = ET.fromstring(first)
@@ -492,3 +509,78 @@ def test_the_grid_draws_any_history_a_metric_can_have(values):
         assert charts.overview_chart(series, verdicts, {"odd": MetricRule("odd", min=0.5)}, fmt)
     figure = charts.overview_figure(series, verdicts, {})
     assert "odd: " + verdict_word(verdicts["odd"].verdict) in [t for t, _ in grid_titles(figure)]
+
+
+STAMPED_TEXTS = [
+    {"s": "accuracy: pass", "rotation": 0},
+    {"s": "r1200", "rotation": 30, "ha": "right"},
+    {"s": "latency_ms", "rotation": 90},
+    {"s": "min\n0.88", "color": "#cf222e"},
+    {"s": "half seen", "alpha": 0.5},
+    {"s": "准确率 gyp", "fontsize": 14},
+]
+
+
+def ink(pixels):
+    """Each pixel's darkness (0: the white background), summed over the colour channels."""
+    return 765 - pixels[:, :, :3].astype(int).sum(axis=2)
+
+
+def drawn_alone(text, canvas_class):
+    from matplotlib.figure import Figure
+
+    with charts.drawing_style():
+        figure = Figure(figsize=(3, 2), dpi=100)
+        canvas = canvas_class(figure)
+        figure.text(0.43, 0.37, text.pop("s"), **text)
+        canvas.draw()
+        return ink(np.asarray(canvas.buffer_rgba()))
+
+
+@pytest.mark.parametrize("text", STAMPED_TEXTS, ids=[t["s"] for t in STAMPED_TEXTS])
+def test_a_stamped_text_has_the_ink_matplotlib_draws_at_most_a_pixel_away(text):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    stamped, drawn = drawn_alone(dict(text), charts._Canvas), drawn_alone(dict(text), FigureCanvasAgg)
+    assert drawn.sum() > 0
+    # The same amount of ink (a text drawn twice, or with its alpha applied twice, or flipped
+    # and cut, would not have it) ...
+    assert stamped.sum() == pytest.approx(drawn.sum(), rel=0.03)
+    # ... in the same place and the same shape: snapping to whole pixels moves a text by at most
+    # half a pixel, so its ink per row and per column matches matplotlib's shifted by a pixel at most.
+    for axis in (0, 1):
+        stamped_profile, drawn_profile = stamped.sum(axis=axis), drawn.sum(axis=axis)
+        closest = min(np.abs(np.roll(stamped_profile, shift) - drawn_profile).sum() for shift in (-1, 0, 1))
+        assert closest <= 0.35 * drawn.sum(), f"axis {axis}"
+
+
+def test_a_stamped_text_keeps_its_clip_and_recurs_with_the_same_pixels():
+    from matplotlib.figure import Figure
+
+    with charts.drawing_style():
+        figure = Figure(figsize=(3, 2), dpi=100)
+        canvas = charts._Canvas(figure)
+        axes = figure.add_axes((0.2, 0.2, 0.6, 0.6))
+        axes.set_axis_off()
+        # The same text twice (the second is copied from the first), and once half outside the axes.
+        axes.text(0.1, 0.6, "0.875", transform=axes.transAxes)
+        axes.text(0.1, 0.2, "0.875", transform=axes.transAxes)
+        axes.text(0.9, 0.4, "0.875", transform=axes.transAxes, clip_on=True)
+        canvas.draw()
+        darkness = ink(np.asarray(canvas.buffer_rgba()))
+    box = axes.get_window_extent()
+    inside_columns = slice(round(box.x0), round(box.x1))
+    rows = [darkness.shape[0] - round(axes.transAxes.transform((0, y))[1]) for y in (0.6, 0.2)]
+    upper = darkness[rows[0] - 12 : rows[0] + 4, inside_columns]
+    lower = darkness[rows[1] - 12 : rows[1] + 4, inside_columns]
+    assert upper.sum() > 0 and np.array_equal(upper, lower)
+    assert darkness[:, round(box.x1) + 1 :].sum() == 0  # nothing drawn past the clip
+
+
+def test_a_text_too_wide_to_stamp_is_drawn_whole():
+    # The per-ten-thousand sign is 1.63 em wide in DejaVu Sans, more than a stamp's room per character.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    wide = {"s": "\u2031", "fontsize": 60}
+    stamped, drawn = drawn_alone(dict(wide), charts._Canvas), drawn_alone(dict(wide), FigureCanvasAgg)
+    assert drawn.sum() > 0 and np.array_equal(stamped, drawn)
