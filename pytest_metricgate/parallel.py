@@ -6,13 +6,14 @@ other systems, or for a handful of metrics, the work runs in this process.
 The results are the same either way.
 
 How the workers start matters. ``fork()`` copies only the calling thread, so
-with other threads alive (the xdist controller runs execnet's) a lock one of
-them holds would stay locked forever in the child. A process with one thread
-forks its workers (the cheapest start: they inherit every import). A process
-that will have threads starts a *forkserver* in advance, while it still does
-other work (``prepare``): a fresh interpreter, started with fork+exec, which
-imports the drawing code once and forks the workers from its single thread.
-Without that preparation, a process with threads works alone.
+with other threads alive a lock one of them holds would stay locked forever in
+the child. A process with one thread forks its workers (the cheapest start:
+they inherit every import). That is the usual case, xdist's controller
+included: its execnet threads have ended by the time the gate judges. A
+process that still has threads starts a *forkserver* instead, once: a fresh
+interpreter (fork+exec is safe beside threads) that imports the drawing code
+and forks the workers from its single thread. It costs about a second, so it
+is started only then, and only for work that pays for it.
 """
 
 from __future__ import annotations
@@ -26,36 +27,19 @@ from typing import Any, TypeVar
 Result = TypeVar("Result")
 
 PARALLEL_FROM = 16  # fewer tasks than this finish before a pool has started
+# With threads alive the workers come from a forkserver, whose start (a fresh interpreter and
+# its imports) costs about as much as drawing thirty charts: fewer tasks than this run here.
+FORKSERVER_FROM = 64
 MAX_WORKERS = 4
 # What the forkserver imports before it forks any worker, so that no worker pays for it.
 PRELOAD = ("pytest_metricgate.charts", "pytest_metricgate.session")
 
 
-def prepare() -> bool:
-    """Start the forkserver in the background, for a process that will have threads when it needs
-    workers; return whether it runs (Linux only). Call it before threads exist, or at any time:
-    the server is a fresh interpreter either way."""
-    if sys.platform != "linux":
-        return False
-    import multiprocessing
-    from multiprocessing import forkserver
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(PRELOAD))
-    # Returns once the server is spawned; it imports PRELOAD on its own core while this process
-    # carries on, and the first pool's workers wait for it then.
-    forkserver.ensure_running()
-    return True
-
-
-def worker_count(tasks: int, *, forkserver: bool = False) -> int:
-    """How many processes to use for ``tasks`` independent tasks (1: none besides this one).
-
-    ``forkserver``: ``prepare()`` started one, so workers may be had with threads alive.
-    """
+def worker_count(tasks: int) -> int:
+    """How many processes to use for ``tasks`` independent tasks (1: none besides this one)."""
     if tasks < PARALLEL_FROM or sys.platform != "linux":
         return 1
-    if threading.active_count() > 1 and not forkserver:
+    if threading.active_count() > 1 and tasks < FORKSERVER_FROM:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -75,21 +59,25 @@ def starmap(
     *,
     workers: int | None = None,
     first: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
-    forkserver: bool = False,
 ) -> tuple[list[Result], Any]:
     """``[function(*job) for job in jobs]``, in order, shared among ``workers`` processes.
 
     ``first``, an extra ``(function, arguments)``, starts before the jobs (the
     largest task, so it runs beside the others) and its result is returned
-    second. ``forkserver`` as for ``worker_count``.
+    second.
     """
-    count = worker_count(len(jobs), forkserver=forkserver) if workers is None else workers
+    count = worker_count(len(jobs)) if workers is None else workers
     if count <= 1:
         extra = first[0](*first[1]) if first is not None else None
         return [function(*job) for job in jobs], extra
     import multiprocessing
 
-    with multiprocessing.get_context(start_method()).Pool(processes=count) as pool:
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Read when the server starts (the first pool that needs it); later pools reuse it.
+        context.set_forkserver_preload(list(PRELOAD))
+    with context.Pool(processes=count) as pool:
         pending = pool.apply_async(first[0], first[1]) if first is not None else None
         results = pool.starmap(function, jobs, chunksize=max(1, len(jobs) // (count * 4)))
         return results, (pending.get() if pending is not None else None)

@@ -105,9 +105,6 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     gate = _open_gate(config)
     config.stash[_SESSION_KEY] = gate
-    if getattr(config.option, "dist", "no") != "no":
-        # xdist's controller: its execnet threads start after this hook, and forking beside them is unsafe.
-        gate.prepare_workers()
     junit = config.getoption("xmlpath", None)
     # The path exactly as pytest's junitxml resolves it (relative to where pytest started).
     junit_path = (

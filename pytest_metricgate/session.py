@@ -62,8 +62,6 @@ class GateSession:
     details: list[str] = field(default_factory=list)
     summary: dict[str, Any] | None = None
     invocation_dir: Path | None = None
-    # True once ``prepare_workers`` started a forkserver: workers can then be had with threads alive.
-    forkserver: bool = False
     info: runinfo.RunInfo | None = None
     rules: tuple[MetricRule, ...] = ()  # the exact tables' rules and those globs gave this run's metrics
     # baseline-model: the champion's run (None: no such alias yet) and how the notes name it.
@@ -147,14 +145,6 @@ class GateSession:
             champion=champion,
             champion_described=champion_described,
         )
-
-    def prepare_workers(self) -> None:
-        """This process will have threads when it draws (xdist's controller): with enough metrics
-        to share out, start the worker processes' forkserver now, while the tests run."""
-        from . import parallel
-
-        if len(self.config.metrics) >= parallel.PARALLEL_FROM:
-            self.forkserver = parallel.prepare()
 
     # -- judging -----------------------------------------------------------
 
@@ -309,7 +299,7 @@ class GateSession:
             )
             for name in names
         ]
-        analysed, _ = parallel.starmap(_analyse_metric, jobs, forkserver=self.forkserver)
+        analysed, _ = parallel.starmap(_analyse_metric, jobs)
         label_name = self.history.label_name if self.history else None
         caption = ""
         if self.config.baseline_branch is not None:
@@ -387,7 +377,6 @@ class GateSession:
             rules,
             fmt,
             charted=frozenset(charted),
-            forkserver=self.forkserver,
         )
         chart_bytes = {name: (self.chart_files[name], data) for name, data in zip(charted, drawn)}
         distribution_bytes = {

@@ -6,13 +6,16 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from pytest_metricgate import parallel
 
 
 def test_few_tasks_or_other_threads_keep_the_work_in_this_process(monkeypatch):
     assert parallel.worker_count(parallel.PARALLEL_FROM - 1) == 1
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
-    assert parallel.worker_count(1000) == 1
+    # With threads alive, workers need a forkserver, whose start only many tasks pay for.
+    assert parallel.worker_count(parallel.FORKSERVER_FROM - 1) == 1
 
 
 def test_starmap_keeps_the_order_and_returns_the_first_task_apart():
@@ -51,8 +54,35 @@ def test_charts_drawn_by_workers_are_byte_identical_to_charts_drawn_here():
         [sys.executable, "-c", PARALLEL_EQUALS_SEQUENTIAL], capture_output=True, text=True, check=False
     )
     if "needs a machine where the pool is used" in completed.stderr:
-        import pytest
-
         pytest.skip("a single core, or not Linux: the gate draws in one process here")
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "identical"
+
+
+WHO_FORKS_THE_WORKERS = textwrap.dedent(
+    """
+    import os, sys, threading
+    from pytest_metricgate import parallel
+
+    if sys.argv[1] == "thread":
+        done = threading.Event()
+        threading.Thread(target=done.wait, daemon=True).start()
+    tasks = parallel.FORKSERVER_FROM
+    assert parallel.worker_count(tasks) > 1, "this test needs a machine where the pool is used"
+    parents, _ = parallel.starmap(os.getppid, [()] * tasks)
+    print(parallel.start_method(), "here" if set(parents) == {os.getpid()} else "elsewhere")
+    """
+)
+
+
+@pytest.mark.parametrize(("threads", "expected"), [("none", "fork here"), ("thread", "forkserver elsewhere")])
+def test_workers_fork_from_this_process_only_while_it_has_one_thread(threads, expected):
+    # fork() beside another thread can leave a lock held forever in the child: then the workers
+    # are forked by a forkserver, a fresh interpreter, and so are not this process's children.
+    completed = subprocess.run(
+        [sys.executable, "-c", WHO_FORKS_THE_WORKERS, threads], capture_output=True, text=True, check=False
+    )
+    if "needs a machine where the pool is used" in completed.stderr:
+        pytest.skip("a single core, or not Linux: the gate works in one process here")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == expected
