@@ -59,17 +59,22 @@ def starmap(
     *,
     workers: int | None = None,
     first: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> tuple[list[Result], Any]:
     """``[function(*job) for job in jobs]``, in order, shared among ``workers`` processes.
 
     ``first``, an extra ``(function, arguments)``, starts before the jobs (the
     largest task, so it runs beside the others) and its result is returned
-    second.
+    second. ``meanwhile`` is work for this process while the workers work
+    (without workers, it runs after the jobs).
     """
     count = worker_count(len(jobs)) if workers is None else workers
     if count <= 1:
         extra = first[0](*first[1]) if first is not None else None
-        return [function(*job) for job in jobs], extra
+        results = [function(*job) for job in jobs]
+        if meanwhile is not None:
+            meanwhile()
+        return results, extra
     import multiprocessing
 
     method = start_method()
@@ -79,5 +84,7 @@ def starmap(
         context.set_forkserver_preload(list(PRELOAD))
     with context.Pool(processes=count) as pool:
         pending = pool.apply_async(first[0], first[1]) if first is not None else None
-        results = pool.starmap(function, jobs, chunksize=max(1, len(jobs) // (count * 4)))
-        return results, (pending.get() if pending is not None else None)
+        mapped = pool.starmap_async(function, jobs, chunksize=max(1, len(jobs) // (count * 4)))
+        if meanwhile is not None:
+            meanwhile()
+        return mapped.get(), (pending.get() if pending is not None else None)

@@ -299,7 +299,9 @@ class GateSession:
             )
             for name in names
         ]
-        analysed, _ = parallel.starmap(_analyse_metric, jobs)
+        # While the workers analyse, this process imports the drawing code: otherwise it would do so
+        # alone, with a core idle, before the charts' workers fork from it (and inherit it).
+        analysed, _ = parallel.starmap(_analyse_metric, jobs, meanwhile=_prepare_drawing)
         label_name = self.history.label_name if self.history else None
         caption = ""
         if self.config.baseline_branch is not None:
@@ -519,6 +521,13 @@ class GateSession:
         )
         for outcome in outcomes:
             (self.details if outcome.delivered else self.undone).extend(outcome.lines())
+
+
+def _prepare_drawing() -> None:
+    """Import the drawing code and look up the fonts, once per process (see ``build_series``)."""
+    from . import charts
+
+    charts.fonts()
 
 
 def _analyse_metric(

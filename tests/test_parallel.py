@@ -19,9 +19,17 @@ def test_few_tasks_or_other_threads_keep_the_work_in_this_process(monkeypatch):
 
 
 def test_starmap_keeps_the_order_and_returns_the_first_task_apart():
-    results, first = parallel.starmap(pow, [(2, n) for n in range(40)], workers=1, first=(max, (3, 9)))
+    ran = []
+    results, first = parallel.starmap(
+        pow,
+        [(2, n) for n in range(40)],
+        workers=1,
+        first=(max, (3, 9)),
+        meanwhile=lambda: ran.append(len(ran)),
+    )
     assert results == [2**n for n in range(40)]
     assert first == 9
+    assert ran == [0]  # without workers, meanwhile still runs, once
 
 
 PARALLEL_EQUALS_SEQUENTIAL = textwrap.dedent(
@@ -69,7 +77,9 @@ WHO_FORKS_THE_WORKERS = textwrap.dedent(
         threading.Thread(target=done.wait, daemon=True).start()
     tasks = parallel.FORKSERVER_FROM
     assert parallel.worker_count(tasks) > 1, "this test needs a machine where the pool is used"
-    parents, _ = parallel.starmap(os.getppid, [()] * tasks)
+    ran = []  # meanwhile runs here, while the workers work
+    parents, _ = parallel.starmap(os.getppid, [()] * tasks, meanwhile=lambda: ran.append(os.getpid()))
+    assert ran == [os.getpid()], ran
     print(parallel.start_method(), "here" if set(parents) == {os.getpid()} else "elsewhere")
     """
 )
