@@ -91,6 +91,7 @@ STUB_CHARTS = textwrap.dedent(
     stub = types.ModuleType("pytest_metricgate.charts")
     stub.draw_all = lambda series, verdicts, rules, fmt, **options: ([b"" for _ in series], b"")
     stub.draw_distributions = lambda items, fmt, **options: [b"" for _ in items]
+    stub.fonts = lambda: None
     sys.modules["pytest_metricgate.charts"] = stub
     """
 )
