@@ -621,12 +621,14 @@ def _limits(rule: MetricRule, context: _Context) -> list[Limit | Finding]:
         return items
     higher = rule.higher_is_better
     if rule.max_drop is not None:
-        items.append(MaxDrop(rule.max_drop, reference, higher, context.reference_text))
+        items.append(MaxDrop(rule.max_drop, reference, higher, context.method, len(context.window)))
     if rule.max_drop_pct is not None:
         if reference == 0:
             items.append(Finding(NOTE, "max-drop-pct skipped: baseline is 0"))
         else:
-            items.append(MaxDropPct(rule.max_drop_pct, reference, higher, context.reference_text))
+            items.append(
+                MaxDropPct(rule.max_drop_pct, reference, higher, context.method, len(context.window))
+            )
     if rule.max_sigma is not None:
         items.append(_sigma_limit(rule, rule.max_sigma, context))
     return items
@@ -1098,7 +1100,14 @@ class MaxDrop(Limit):
     allowed: float
     reference: float
     higher_is_better: bool
-    reference_text: str
+    # How the baseline was found (its method and how many runs): words only a failure needs, so
+    # they are made then (the charts judge every history run, and nearly every run passes).
+    method: str
+    runs: int
+
+    @property
+    def reference_text(self) -> str:
+        return _baseline_text(self.method, self.reference, self.runs)
 
     @property
     def key(self) -> str:
@@ -1140,7 +1149,14 @@ class MaxDropPct(Limit):
     pct: float
     reference: float  # never 0
     higher_is_better: bool
-    reference_text: str
+    # How the baseline was found (its method and how many runs): words only a failure needs, so
+    # they are made then (the charts judge every history run, and nearly every run passes).
+    method: str
+    runs: int
+
+    @property
+    def reference_text(self) -> str:
+        return _baseline_text(self.method, self.reference, self.runs)
 
     @property
     def key(self) -> str:
