@@ -922,6 +922,8 @@ class _Panel:
     def __init__(self, axes: Axes, canvas: FigureCanvasAgg, *, compact: bool, shift_slots: int) -> None:
         self.axes, self.canvas, self.compact = axes, canvas, compact
         self.count = 0
+        self._runs: tuple[object, ...] | None = None  # the runs the x axis shows, and whether slanted
+        self._slanted = False
         self.name = self.verdict_word = ""
         fail = VERDICT_COLOURS[FAIL]
         self.streak: Rectangle = axes.axvspan(0, 1, alpha=0.07, zorder=0, visible=False)
@@ -1100,7 +1102,11 @@ class _Panel:
             if verdict.verdict in (FAIL, WARN, ACCEPTED):
                 shortfall = _shortfall(rule, ys[-1], verdict)
         self.value_note.set_visible(not compact and has_point)
-        slanted = _set_x_labels(axes, series, compact=compact)
+        runs = (series.labels, series.has_current, series.label_name, len(series.values))
+        if runs != self._runs:  # the metrics of a batch mostly share their runs: set them once
+            self._slanted = _set_x_labels(axes, series, compact=compact)
+            self._runs = runs
+        slanted = self._slanted
         self._streak(series, verdict)
         self._shifts(series)
         self._restart(series)
