@@ -38,9 +38,10 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.markers import TICKLEFT, MarkerStyle
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import Bbox
+from matplotlib.transforms import Bbox, ScaledTranslation
 
 from .config import MetricRule
 from .datacheck import ColumnCheck, DistributionChart
@@ -67,6 +68,17 @@ _STYLE = {
     "axes.grid": True,
     "grid.color": "#d0d7de",
     "grid.linewidth": 0.6,
+    "grid.linestyle": "-",
+    "grid.alpha": 1.0,
+    # What the charts' own y axis (``_ValueAxis``) draws with, as matplotlib's axis would.
+    "ytick.direction": "out",
+    "ytick.major.size": 3.5,
+    "ytick.major.width": 0.8,
+    "ytick.major.pad": 3.5,
+    "ytick.color": "black",
+    "ytick.labelcolor": "inherit",
+    "ytick.labelsize": "medium",
+    "axes.axisbelow": "line",
     "svg.hashsalt": "pytest-metricgate",
     "svg.fonttype": "path",
     "path.simplify": True,
@@ -912,6 +924,86 @@ def _plain(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else v for v in values]
 
 
+class _ValueAxis:
+    """A panel's y axis, drawn by a few artists of its own instead of matplotlib's ``YAxis``.
+
+    matplotlib's axis draws each tick as artists of its own and measures every tick label to
+    place an axis label these charts do not have: about a fifth of a chart's drawing. The values
+    are still the axis's own locator's and formatter's (its offset, "1e6" or "+1e3", included),
+    drawn where matplotlib puts them, in the pinned tick style: grid lines as one collection, the
+    tick marks as one line of markers, and a fixed set of texts refilled per metric.
+    """
+
+    SLOTS = 24  # more values than an axis of any chart's height shows
+
+    def __init__(self, axes: Axes) -> None:
+        rc = matplotlib.rcParams
+        self.axes = axes
+        axes.yaxis.set_visible(False)
+        along = axes.get_yaxis_transform()  # x in axes fractions, y in data
+        # Where matplotlib's axis draws them: under the data (axes.axisbelow = "line").
+        self.grid = LineCollection(
+            [], colors=rc["grid.color"], linewidths=rc["grid.linewidth"], transform=along, zorder=1.5
+        )
+        axes.add_collection(self.grid, autolim=False)
+        size, pad = rc["ytick.major.size"], rc["ytick.major.pad"]
+        self.marks = Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker=MarkerStyle(TICKLEFT),
+            markersize=size,
+            markeredgewidth=rc["ytick.major.width"],
+            color=rc["ytick.color"],
+            transform=along,
+            clip_on=False,
+            zorder=1.5,
+        )
+        axes.add_artist(self.marks)
+        # Labels end (size + pad) points left of the axis, as matplotlib's do for ticks drawn out.
+        beside = along + ScaledTranslation(-(size + pad) / 72, 0, axes.figure.dpi_scale_trans)
+        style = {"fontsize": rc["ytick.labelsize"], "color": rc["ytick.color"], "clip_on": False}
+        self.labels = [
+            axes.text(0, 0, "", transform=beside, ha="right", va="center_baseline", visible=False, **style)
+            for _ in range(self.SLOTS)
+        ]
+        # matplotlib's offset text: over the axis's top, 3 points up.
+        self.offset = axes.annotate(
+            "",
+            (0, 1),
+            xycoords="axes fraction",
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="left",
+            va="baseline",
+            visible=False,
+            **style,
+        )
+
+    def show(self) -> None:
+        """The values of the axes' current y range (set it first)."""
+        axis = self.axes.yaxis
+        low, high = sorted(self.axes.get_ylim())
+        locations = list(axis.get_major_locator()())
+        formatter = axis.get_major_formatter()
+        # Formatted all together, those outside the range included, as matplotlib's axis does:
+        # the formatter picks its decimals and offset from all of them.
+        texts = formatter.format_ticks(locations)
+        close = 1e-10 * (high - low)
+        shown = [(y, text) for y, text in zip(locations, texts) if low - close <= y <= high + close]
+        shown = shown[: self.SLOTS]
+        self.grid.set_segments([[(0.0, y), (1.0, y)] for y, _ in shown])
+        self.marks.set_data([0.0] * len(shown), [y for y, _ in shown])
+        for index, label in enumerate(self.labels):
+            label.set_visible(index < len(shown))
+            if index < len(shown):
+                label.set_y(shown[index][0])
+                label.set_text(shown[index][1])
+        offset = formatter.get_offset() if hasattr(formatter, "get_offset") else ""
+        self.offset.set_text(offset)
+        self.offset.set_visible(bool(offset))
+
+
 class _Panel:
     """The artists of one metric's axes, made once, in a fixed order, and refilled by ``paint``.
 
@@ -921,6 +1013,7 @@ class _Panel:
 
     def __init__(self, axes: Axes, canvas: FigureCanvasAgg, *, compact: bool, shift_slots: int) -> None:
         self.axes, self.canvas, self.compact = axes, canvas, compact
+        self.values_axis = _ValueAxis(axes)
         self.count = 0
         self._runs: tuple[object, ...] | None = None  # the runs the x axis shows, and whether slanted
         self._slanted = False
@@ -1088,6 +1181,7 @@ class _Panel:
         self.current.set_color(colour)
         self.current.set_visible(has_point)
         _set_y_range(axes, extent)
+        self.values_axis.show()
         shortfall = None
         if not compact and has_point:
             # Above the point, unless it sits in the top quarter, where the title and labels live.
