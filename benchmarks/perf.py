@@ -23,9 +23,10 @@ The targets (from the project's performance, shared-history and data-drift issue
 3. **Charts near the floor.** One 200-point metric chart, drawn in a single
    process the way the gate draws many of them (one reused figure), costs at
    most 1.2x the floor, PNG and SVG: an Agg ``Figure`` of the same size with
-   one line of the same number of points, saved to the same format in this
-   process. The table also shows what PNG's zlib levels cost, the measurement
-   behind the level the charts use.
+   one line of the same number of points, saved the way the charts are
+   (``charts.save_figure``) in this process. The table also shows what PNG's
+   zlib levels and PIL's encoder cost, the measurements behind the charts'
+   own PNG writer and its level.
 4. **Many metrics.** With 200 gated metrics and a 1,000-run history, all
    charts as PNG, the wall time is at most a third of the same run on the code
    before the chart work (commit ``CHARTS_BASELINE_COMMIT``, checked out of git
