@@ -242,7 +242,7 @@ def crowded_series(current_label="pr-1234-merge-of-feature-branch-with-a-very-lo
 
 
 def visible_texts(figure):
-    """Every text the figure draws, with its box in pixels (ticks outside the axes' range, or of a hidden axis, are not drawn)."""
+    """Every text the figure draws, with its box in pixels (ticks outside the axes' range are not drawn)."""
     from matplotlib.text import Text
 
     figure.canvas.draw()
@@ -252,7 +252,7 @@ def visible_texts(figure):
         for axis in (axes.xaxis, axes.yaxis):
             low, high = sorted(axis.get_view_interval())
             for tick in axis.get_major_ticks():
-                if not axis.get_visible() or not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
                     undrawn.update((tick.label1, tick.label2))
     return [
         (text, text.get_window_extent(renderer))
