@@ -770,6 +770,9 @@ class _StampingRenderer(RendererAgg):
     """
 
     PAD = 4  # pixels around a text's measured box: antialiased edges reach a little past it
+    # Stamps kept at most: a batch's recurring texts are far fewer, and each chart adds a few that
+    # never recur (its title, its value), which would otherwise pile up over thousands of charts.
+    KEPT = 512
 
     def __init__(self, width: float, height: float, dpi: float) -> None:
         super().__init__(width, height, dpi)  # type: ignore[no-untyped-call]
@@ -793,6 +796,8 @@ class _StampingRenderer(RendererAgg):
         language = getattr(mtext, "get_language", lambda: None)()
         key = (s, hash(prop), angle, gc.get_rgb(), gc.get_alpha(), gc.get_antialiased(), features, language)
         if key not in self._stamps:
+            if len(self._stamps) >= self.KEPT:
+                self._stamps.clear()  # the bytes are the same either way: every stamp is redrawn alike
             self._stamps[key] = self._stamp(gc, s, prop, angle, mtext)
         stamp = self._stamps[key]
         if stamp is None:  # too wide to stamp: drawn as matplotlib draws it

@@ -584,3 +584,23 @@ def test_a_text_too_wide_to_stamp_is_drawn_whole():
     wide = {"s": "\u2031", "fontsize": 60}
     stamped, drawn = drawn_alone(dict(wide), charts._Canvas), drawn_alone(dict(wide), FigureCanvasAgg)
     assert drawn.sum() > 0 and np.array_equal(stamped, drawn)
+
+
+def test_stamps_kept_are_bounded_and_dropping_them_changes_no_pixel(monkeypatch):
+    from matplotlib.figure import Figure
+
+    def drawn(kept):
+        monkeypatch.setattr(charts._StampingRenderer, "KEPT", kept)
+        with charts.drawing_style():
+            figure = Figure(figsize=(3, 2), dpi=100)
+            canvas = charts._Canvas(figure)
+            for index in range(30):  # 30 distinct texts, the first one again at the end
+                figure.text(0.02 + (index % 6) * 0.16, 0.05 + (index // 6) * 0.18, f"v{index}")
+            figure.text(0.5, 0.95, "v0")
+            canvas.draw()
+            return np.asarray(canvas.buffer_rgba()).copy(), len(canvas.get_renderer()._stamps)
+
+    kept_all, count_all = drawn(512)
+    kept_few, count_few = drawn(8)
+    assert count_all == 30 and count_few <= 8
+    assert np.array_equal(kept_all, kept_few)
