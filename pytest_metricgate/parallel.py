@@ -6,40 +6,68 @@ other systems, or for a handful of metrics, the work runs in this process.
 The results are the same either way.
 
 How the workers start matters. ``fork()`` copies only the calling thread, so
-with other threads alive a lock one of them holds would stay locked forever in
-the child. A process with one thread forks its workers (the cheapest start:
-they inherit every import). That is the usual case, xdist's controller
-included: its execnet threads have ended by the time the gate judges. A
-process that still has threads starts a *forkserver* instead, once: a fresh
+with other threads running Python code a lock one of them holds (the import
+lock, a stream's) would stay locked forever in the child. Such threads are
+counted by their Python frames (``sys._current_frames``): ``threading`` does
+not see threads started with ``_thread``, as execnet starts xdist's, and native
+threads that run no Python (a BLAS library's) hold none of those locks. A
+process with one such thread forks its workers (the cheapest start: they
+inherit every import). A process with more uses a *forkserver*: a fresh
 interpreter (fork+exec is safe beside threads) that imports the drawing code
-and forks the workers from its single thread. It costs about a second, so it
-is started only then, and only for work that pays for it.
+and forks the workers from its single thread. xdist's controller, whose
+execnet threads run until the session ends, starts it in advance (``prepare``),
+while the tests run; any other process starts it when a pool needs one, and
+then only for work that pays for its start, about a second.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
 
 PARALLEL_FROM = 16  # fewer tasks than this finish before a pool has started
-# With threads alive the workers come from a forkserver, whose start (a fresh interpreter and
-# its imports) costs about as much as drawing thirty charts: fewer tasks than this run here.
+# Without a prepared forkserver, threads alive mean starting one (a fresh interpreter and its
+# imports), which costs about as much as drawing thirty charts: fewer tasks than this run here.
 FORKSERVER_FROM = 64
 MAX_WORKERS = 4
 # What the forkserver imports before it forks any worker, so that no worker pays for it.
 PRELOAD = ("pytest_metricgate.charts", "pytest_metricgate.session")
+_prepared = False  # prepare() started the forkserver in this process
+
+
+def python_threads() -> int:
+    """How many threads of this process run Python code (see the module's note)."""
+    return len(sys._current_frames())
+
+
+def prepare() -> bool:
+    """Start the forkserver in the background, for a process that will have threads when it needs
+    workers; return whether it runs (Linux only). The server is a fresh interpreter, so this may
+    be called at any time."""
+    global _prepared
+    if sys.platform != "linux":
+        return False
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    # Returns once the server is spawned; it imports PRELOAD on its own core while this process
+    # carries on, and the first pool's workers wait for it then.
+    forkserver.ensure_running()
+    _prepared = True
+    return True
 
 
 def worker_count(tasks: int) -> int:
     """How many processes to use for ``tasks`` independent tasks (1: none besides this one)."""
     if tasks < PARALLEL_FROM or sys.platform != "linux":
         return 1
-    if threading.active_count() > 1 and tasks < FORKSERVER_FROM:
+    if python_threads() > 1 and not _prepared and tasks < FORKSERVER_FROM:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -49,8 +77,8 @@ def worker_count(tasks: int) -> int:
 
 
 def start_method() -> str:
-    """``fork`` while this process has one thread, else the forkserver (see the module's note)."""
-    return "fork" if threading.active_count() == 1 else "forkserver"
+    """``fork`` while one thread of this process runs Python, else the forkserver (see the module's note)."""
+    return "fork" if python_threads() == 1 else "forkserver"
 
 
 def starmap(
@@ -79,7 +107,7 @@ def starmap(
 
     method = start_method()
     context = multiprocessing.get_context(method)
-    if method == "forkserver":
+    if method == "forkserver" and not _prepared:
         # Read when the server starts (the first pool that needs it); later pools reuse it.
         context.set_forkserver_preload(list(PRELOAD))
     with context.Pool(processes=count) as pool:

@@ -105,6 +105,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     gate = _open_gate(config)
     config.stash[_SESSION_KEY] = gate
+    if getattr(config.option, "dist", "no") != "no":
+        # xdist's controller: its execnet threads run until the session ends, and forking beside
+        # them is unsafe; a forkserver started now is ready by the time the gate needs workers.
+        gate.prepare_workers()
     junit = config.getoption("xmlpath", None)
     # The path exactly as pytest's junitxml resolves it (relative to where pytest started).
     junit_path = (

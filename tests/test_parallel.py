@@ -13,9 +13,29 @@ from pytest_metricgate import parallel
 
 def test_few_tasks_or_other_threads_keep_the_work_in_this_process(monkeypatch):
     assert parallel.worker_count(parallel.PARALLEL_FROM - 1) == 1
-    monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(parallel, "python_threads", lambda: 2)
     # With threads alive, workers need a forkserver, whose start only many tasks pay for.
     assert parallel.worker_count(parallel.FORKSERVER_FROM - 1) == 1
+
+
+def test_threads_started_as_execnet_starts_them_are_counted():
+    # threading.active_count() misses threads started with _thread, as execnet starts xdist's.
+    import _thread
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def wait() -> None:
+        started.set()
+        release.wait()
+
+    before = parallel.python_threads()
+    _thread.start_new_thread(wait, ())
+    started.wait()
+    try:
+        assert parallel.python_threads() == before + 1
+    finally:
+        release.set()
 
 
 def test_starmap_keeps_the_order_and_returns_the_first_task_apart():
@@ -72,10 +92,26 @@ WHO_FORKS_THE_WORKERS = textwrap.dedent(
     import os, sys, threading
     from pytest_metricgate import parallel
 
-    if sys.argv[1] == "thread":
-        done = threading.Event()
-        threading.Thread(target=done.wait, daemon=True).start()
+    import _thread
+
+    running, done = threading.Event(), threading.Event()
+
+    def wait():
+        running.set()
+        done.wait()
+
     tasks = parallel.FORKSERVER_FROM
+    if sys.argv[1] == "thread":
+        threading.Thread(target=wait, daemon=True).start()
+    elif sys.argv[1] == "_thread":  # as execnet starts xdist's threads, unseen by threading
+        _thread.start_new_thread(wait, ())
+    elif sys.argv[1] == "prepared":  # as xdist's controller: the forkserver started in advance
+        parallel.prepare()
+        _thread.start_new_thread(wait, ())
+        tasks = parallel.PARALLEL_FROM
+    else:
+        running.set()
+    running.wait()
     assert parallel.worker_count(tasks) > 1, "this test needs a machine where the pool is used"
     ran = []  # meanwhile runs here, while the workers work
     parents, _ = parallel.starmap(os.getppid, [()] * tasks, meanwhile=lambda: ran.append(os.getpid()))
@@ -85,7 +121,15 @@ WHO_FORKS_THE_WORKERS = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(("threads", "expected"), [("none", "fork here"), ("thread", "forkserver elsewhere")])
+@pytest.mark.parametrize(
+    ("threads", "expected"),
+    [
+        ("none", "fork here"),
+        ("thread", "forkserver elsewhere"),
+        ("_thread", "forkserver elsewhere"),
+        ("prepared", "forkserver elsewhere"),
+    ],
+)
 def test_workers_fork_from_this_process_only_while_it_has_one_thread(threads, expected):
     # fork() beside another thread can leave a lock held forever in the child: then the workers
     # are forked by a forkserver, a fresh interpreter, and so are not this process's children.
