@@ -301,6 +301,8 @@ class MetricPainter:
         labelled = job.series.label_name
         bottom = (0.26 if slanted else 0.2) if labelled else (0.22 if slanted else 0.16)
         self.figure.subplots_adjust(bottom=bottom)
+        # Once the layout is final: how many values fit depends on the axes' height.
+        self.panel.values_axis.show()
         self.panel.fit()
         axes = self.panel.axes
         slots = self._legend_slots
@@ -422,6 +424,8 @@ class _FootLegend:
                 width, _, _ = renderer.get_text_width_height_descent(
                     label, text.get_fontproperties(), ismath=False
                 )
+                if len(self._widths) >= 64:  # the baseline's label differs for every metric
+                    self._widths.clear()
                 self._widths[label] = width
             x = end + self.PAD * em + width / self.figure.dpi + self.GAP * em
 
@@ -483,6 +487,7 @@ def _overview_figure(
             figure.add_subplot(rows, columns, index + 1), canvas, compact=True, shift_slots=len(item.shifts)
         )
         panel.paint(item, verdicts[item.name], rules.get(item.name))
+        panel.values_axis.show()
         if index + columns < len(series) and all(other.labels == item.labels for other in series):
             # The panels share their runs: only the lowest panel of each column names them,
             # which also spares drawing the same labels hundreds of times.
@@ -764,8 +769,8 @@ class _StampingRenderer(RendererAgg):
 
     Most texts of a batch of charts recur: tick values, limit notes, legend labels, and in a grid
     every panel's few y values. Laying a text out and drawing its glyphs costs about a millisecond,
-    copying its pixels a few microseconds. A text is stamped at whole pixels (matplotlib before 3.10
-    placed texts so too; later ones place glyphs at fractions of a pixel), and every text is drawn
+    copying its pixels a few microseconds. A text is stamped at whole pixels (matplotlib 3.10 and
+    earlier placed texts so too; 3.11 places glyphs at fractions of a pixel), and every text is drawn
     this way, first time or not, so a chart's bytes never depend on what was drawn before it.
     """
 
@@ -794,7 +799,30 @@ class _StampingRenderer(RendererAgg):
             return
         features = getattr(mtext, "get_fontfeatures", lambda: None)()
         language = getattr(mtext, "get_language", lambda: None)()
-        key = (s, hash(prop), angle, gc.get_rgb(), gc.get_alpha(), gc.get_antialiased(), features, language)
+        rc = matplotlib.rcParams
+        # Everything the text's pixels depend on: the font by value (not by hash), and the hinting
+        # settings Agg reads when it draws (a figure may be drawn again under other settings).
+        font = (
+            tuple(prop.get_family()),
+            prop.get_style(),
+            prop.get_variant(),
+            prop.get_weight(),
+            prop.get_stretch(),
+            prop.get_size_in_points(),
+            prop.get_file(),
+        )
+        key = (
+            s,
+            font,
+            angle,
+            gc.get_rgb(),
+            gc.get_alpha(),
+            gc.get_antialiased(),
+            tuple(features) if features else None,
+            tuple(language) if isinstance(language, list) else language,
+            rc["text.hinting"],
+            rc["text.hinting_factor"],
+        )
         if key not in self._stamps:
             if len(self._stamps) >= self.KEPT:
                 self._stamps.clear()  # the bytes are the same either way: every stamp is redrawn alike
@@ -986,7 +1014,7 @@ class _ValueAxis:
         )
 
     def show(self) -> None:
-        """The values of the axes' current y range (set it first)."""
+        """The values of the axes' current y range, at its current size (set both first)."""
         axis = self.axes.yaxis
         low, high = sorted(self.axes.get_ylim())
         locations = list(axis.get_major_locator()())
@@ -1186,7 +1214,6 @@ class _Panel:
         self.current.set_color(colour)
         self.current.set_visible(has_point)
         _set_y_range(axes, extent)
-        self.values_axis.show()
         shortfall = None
         if not compact and has_point:
             # Above the point, unless it sits in the top quarter, where the title and labels live.
