@@ -386,9 +386,6 @@ class _FootLegend:
         ]
         for artist in (*self.lines, *self.patches):
             figure.add_artist(artist)
-        # Measured labels, in pixels: most recur from chart to chart, and measuring one costs
-        # about as much as drawing it. The labels' font never changes.
-        self._widths: dict[str, float] = {}
 
     def show(self, entries: Sequence[tuple[Artist, str]]) -> None:
         """Lay ``(artist, label)`` entries out left to right, each drawn in its artist's style."""
@@ -419,14 +416,8 @@ class _FootLegend:
                 patch.set_visible(True)
             text.set_text(label)
             text.set_x(end + self.PAD * em)
-            width = self._widths.get(label)
-            if width is None:
-                width, _, _ = renderer.get_text_width_height_descent(
-                    label, text.get_fontproperties(), ismath=False
-                )
-                if len(self._widths) >= 64:  # the baseline's label differs for every metric
-                    self._widths.clear()
-                self._widths[label] = width
+            # matplotlib's measurement keeps the recurring labels' sizes (a bounded cache per renderer).
+            width = text.get_window_extent(renderer).width
             x = end + self.PAD * em + width / self.figure.dpi + self.GAP * em
 
 
