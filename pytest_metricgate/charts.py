@@ -819,12 +819,10 @@ class _StampingRenderer(RendererAgg):
                 self._stamps.clear()  # the bytes are the same either way: every stamp is redrawn alike
             self._stamps[key] = self._stamp(gc, s, prop, angle, mtext)
         stamp = self._stamps[key]
-        if stamp is None:  # too wide to stamp: drawn as matplotlib draws it
+        if stamp is None:  # no ink, or too wide to stamp: drawn as matplotlib draws it
             super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)  # type: ignore[no-untyped-call]
             return
         pixels, left, top = stamp
-        if pixels.size == 0:
-            return
         # x, y: the text's origin, y downwards; draw_image wants the lower left corner, y upwards.
         # It keeps gc's clip and applies no alpha of its own (the pixels carry the text's alpha).
         column, row = round(x) + left, round(y) + top
@@ -834,7 +832,8 @@ class _StampingRenderer(RendererAgg):
         self, gc: GraphicsContextBase, s: str, prop: FontProperties, angle: float, mtext: Any
     ) -> tuple[np.ndarray[Any, Any], int, int] | None:
         """The text drawn alone on a transparent canvas just big enough, and where its top left
-        corner lies from the text's origin (in pixels, y downwards); ``None`` if it does not fit.
+        corner lies from the text's origin (in pixels, y downwards); ``None`` if it has no ink
+        (blanks) or does not fit.
 
         The canvas is sized without laying the text out (that costs as much as drawing it): no
         glyph of a chart's fonts is wider than 1.5 em, nor reaches further than 1.5 em from the
@@ -852,8 +851,6 @@ class _StampingRenderer(RendererAgg):
         top = -math.ceil(max(ys)) - self.PAD
         columns = math.ceil(max(xs)) + self.PAD - left
         rows = -math.floor(min(ys)) + self.PAD - top
-        if columns <= 0 or rows <= 0:
-            return np.zeros((0, 0, 4), dtype=np.uint8), 0, 0
         scratch = RendererAgg(columns, rows, self.dpi)  # type: ignore[no-untyped-call]
         alone = scratch.new_gc()
         alone.copy_properties(gc)
@@ -866,7 +863,7 @@ class _StampingRenderer(RendererAgg):
         rows_used = np.flatnonzero(pixels[:, :, 3].any(axis=1))
         columns_used = np.flatnonzero(pixels[:, :, 3].any(axis=0))
         if rows_used.size == 0:
-            return np.zeros((0, 0, 4), dtype=np.uint8), 0, 0
+            return None
         first_row, last_row = rows_used[0], rows_used[-1] + 1
         first_column, last_column = columns_used[0], columns_used[-1] + 1
         if first_row == 0 or first_column == 0 or last_row == rows or last_column == columns:
