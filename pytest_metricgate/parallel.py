@@ -106,11 +106,9 @@ def starmap(
     import multiprocessing
 
     method = start_method()
-    context = multiprocessing.get_context(method)
     if method == "forkserver" and not _prepared:
-        # Read when the server starts (the first pool that needs it); later pools reuse it.
-        context.set_forkserver_preload(list(PRELOAD))
-    with context.Pool(processes=count) as pool:
+        prepare()  # the first pool that needs the server starts it; later pools reuse it
+    with multiprocessing.get_context(method).Pool(processes=count) as pool:
         pending = pool.apply_async(first[0], first[1]) if first is not None else None
         mapped = pool.starmap_async(function, jobs, chunksize=max(1, len(jobs) // (count * 4)))
         if meanwhile is not None:
