@@ -14,10 +14,10 @@ threads that run no Python (a BLAS library's) hold none of those locks. A
 process with one such thread forks its workers (the cheapest start: they
 inherit every import). A process with more uses a *forkserver*: a fresh
 interpreter (fork+exec is safe beside threads) that imports the drawing code
-and forks the workers from its single thread. xdist's controller, whose
-execnet threads run until the session ends, starts it in advance (``prepare``),
-while the tests run; any other process starts it when a pool needs one, and
-then only for work that pays for its start, about a second.
+and forks the workers from its single thread. It is started when a pool first
+needs it, and then only for work that pays for its start, about a second.
+xdist's controller needs none: the plugin shuts xdist's workers down, and
+their execnet threads with them, before the gate judges.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from typing import Any, TypeVar
 Result = TypeVar("Result")
 
 PARALLEL_FROM = 16  # fewer tasks than this finish before a pool has started
-# Without a prepared forkserver, threads alive mean starting one (a fresh interpreter and its
+# Without a running forkserver, threads alive mean starting one (a fresh interpreter and its
 # imports), which costs about as much as drawing thirty charts: fewer tasks than this run here.
 FORKSERVER_FROM = 64
 MAX_WORKERS = 4
 # What the forkserver imports before it forks any worker, so that no worker pays for it.
 PRELOAD = ("pytest_metricgate.charts", "pytest_metricgate.session")
-_prepared = False  # prepare() started the forkserver in this process
+_server_started = False  # this process started the forkserver; later pools reuse it
 
 
 def python_threads() -> int:
@@ -44,30 +44,24 @@ def python_threads() -> int:
     return len(sys._current_frames())
 
 
-def prepare() -> bool:
-    """Start the forkserver in the background, for a process that will have threads when it needs
-    workers; return whether it runs (Linux only). The server is a fresh interpreter, so this may
-    be called at any time."""
-    global _prepared
-    if sys.platform != "linux":
-        return False
+def _start_forkserver() -> None:
+    """Start the forkserver with ``PRELOAD``; being a fresh interpreter, it is safe beside threads."""
+    global _server_started
     import multiprocessing
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
-    # Returns once the server is spawned; it imports PRELOAD on its own core while this process
-    # carries on, and the first pool's workers wait for it then.
+    # Returns once the server is spawned; the pool's workers wait for its imports.
     forkserver.ensure_running()
-    _prepared = True
-    return True
+    _server_started = True
 
 
 def worker_count(tasks: int) -> int:
     """How many processes to use for ``tasks`` independent tasks (1: none besides this one)."""
     if tasks < PARALLEL_FROM or sys.platform != "linux":
         return 1
-    if python_threads() > 1 and not _prepared and tasks < FORKSERVER_FROM:
+    if python_threads() > 1 and not _server_started and tasks < FORKSERVER_FROM:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -106,8 +100,8 @@ def starmap(
     import multiprocessing
 
     method = start_method()
-    if method == "forkserver" and not _prepared:
-        prepare()  # the first pool that needs the server starts it; later pools reuse it
+    if method == "forkserver" and not _server_started:
+        _start_forkserver()
     with multiprocessing.get_context(method).Pool(processes=count) as pool:
         pending = pool.apply_async(first[0], first[1]) if first is not None else None
         mapped = pool.starmap_async(function, jobs, chunksize=max(1, len(jobs) // (count * 4)))

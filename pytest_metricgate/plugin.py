@@ -105,10 +105,6 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     gate = _open_gate(config)
     config.stash[_SESSION_KEY] = gate
-    if getattr(config.option, "dist", "no") != "no":
-        # xdist's controller: its execnet threads run until the session ends, and forking beside
-        # them is unsafe; a forkserver started now is ready by the time the gate needs workers.
-        gate.prepare_workers()
     junit = config.getoption("xmlpath", None)
     # The path exactly as pytest's junitxml resolves it (relative to where pytest started).
     junit_path = (
@@ -119,6 +115,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(
         _ControllerPlugin(gate, sink, junit_path, data_sink), "metricgate-controller"
     )
+
+
+def _end_xdist_nodes(config: pytest.Config) -> None:
+    """Shut xdist's workers down now that they have finished, rather than at sessionfinish.
+
+    Their execnet IO threads live until then, and with them alive the gate
+    could not fork its own workers (see ``parallel``). Without them the
+    controller judges and draws exactly as a session without xdist does.
+    xdist's own teardown then finds nothing left to do.
+    """
+    dsession = config.pluginmanager.getplugin("dsession")
+    nodes = getattr(dsession, "nodemanager", None)
+    if nodes is not None:
+        nodes.teardown_nodes()
 
 
 def _open_gate(config: pytest.Config) -> GateSession:
@@ -271,6 +281,7 @@ class _ControllerPlugin:
             return outcome
         from .errors import MetricGateError
 
+        _end_xdist_nodes(session.config)
         tests_passed = session.testsfailed == 0
         self.gate.records = [*self.sink, *self.worker_records]
         self.gate.data_checks = [*self.data_sink, *self.worker_data]

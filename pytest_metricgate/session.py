@@ -146,14 +146,6 @@ class GateSession:
             champion_described=champion_described,
         )
 
-    def prepare_workers(self) -> None:
-        """This process will have threads when it judges and draws (xdist's controller): with
-        enough metrics to share out, start the workers' forkserver now, while the tests run."""
-        from . import parallel
-
-        if len(self.config.metrics) >= parallel.PARALLEL_FROM:
-            parallel.prepare()
-
     # -- judging -----------------------------------------------------------
 
     def judge(self, *, selection: str | None = None) -> GateResult:

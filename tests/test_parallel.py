@@ -100,23 +100,26 @@ WHO_FORKS_THE_WORKERS = textwrap.dedent(
         running.set()
         done.wait()
 
+    assert parallel.worker_count(parallel.FORKSERVER_FROM) > 1, "this test needs a machine where the pool is used"
     tasks = parallel.FORKSERVER_FROM
     if sys.argv[1] == "thread":
         threading.Thread(target=wait, daemon=True).start()
     elif sys.argv[1] == "_thread":  # as execnet starts xdist's threads, unseen by threading
         _thread.start_new_thread(wait, ())
-    elif sys.argv[1] == "prepared":  # as xdist's controller: the forkserver started in advance
-        parallel.prepare()
+    elif sys.argv[1] == "reused":  # the forkserver an earlier, larger pool started
         _thread.start_new_thread(wait, ())
+        parallel.starmap(os.getpid, [()] * parallel.FORKSERVER_FROM)
         tasks = parallel.PARALLEL_FROM
     else:
         running.set()
     running.wait()
-    assert parallel.worker_count(tasks) > 1, "this test needs a machine where the pool is used"
     ran = []  # meanwhile runs here, while the workers work
     parents, _ = parallel.starmap(os.getppid, [()] * tasks, meanwhile=lambda: ran.append(os.getpid()))
     assert ran == [os.getpid()], ran
-    print(parallel.start_method(), "here" if set(parents) == {os.getpid()} else "elsewhere")
+    if set(parents) == {os.getppid()}:
+        print("in this process")
+    else:
+        print(parallel.start_method(), "here" if set(parents) == {os.getpid()} else "elsewhere")
     """
 )
 
@@ -127,7 +130,7 @@ WHO_FORKS_THE_WORKERS = textwrap.dedent(
         ("none", "fork here"),
         ("thread", "forkserver elsewhere"),
         ("_thread", "forkserver elsewhere"),
-        ("prepared", "forkserver elsewhere"),
+        ("reused", "forkserver elsewhere"),
     ],
 )
 def test_workers_fork_from_this_process_only_while_it_has_one_thread(threads, expected):

@@ -134,3 +134,39 @@ def test_a_bad_value_on_a_worker_fails_that_test_naming_the_metric(project):
     result.stdout.fnmatch_lines(
         ["*TypeError: metric_gate.record('accuracy'): value must be a number, got NoneType None*"]
     )
+
+
+WHO_WORKS_FOR_THE_CONTROLLER = """
+import sys
+from multiprocessing import forkserver
+
+from pytest_metricgate import parallel
+
+
+def pytest_metricgate_result(config, result):
+    if hasattr(config, "workerinput"):
+        return
+    workers = parallel.worker_count(len(result.verdicts))
+    server = "a forkserver" if forkserver._forkserver._forkserver_pid is not None else "no forkserver"
+    print(f"\\ncontroller: {parallel.python_threads()} Python thread(s), {workers} workers by {parallel.start_method()}, {server}")
+"""
+
+
+def test_the_controller_judges_after_xdists_threads_end_and_forks_its_own_workers(project):
+    # Forking beside execnet's IO threads is unsafe; with them alive the gate would need a forkserver
+    # (a fresh interpreter importing matplotlib). Once every worker has finished they are shut down,
+    # so the controller judges as a session without xdist does.
+    metrics = [f"metric_{index:02d}" for index in range(20)]
+    project.config("".join(f"[tool.metricgate.metrics.{name}]\nmin = 0.5\n" for name in metrics))
+    for half in (metrics[:10], metrics[10:]):
+        project.records({name: 0.9 for name in half}, name=f"test_{half[0]}.py")
+    project.file("conftest.py", WHO_WORKS_FOR_THE_CONTROLLER)
+    result = project.pytester.runpytest_subprocess("--metric-gate", "-p", "no:cacheprovider", "-n", "2", "-s")
+    assert result.ret == 0, result.stdout.str()
+    line = next(line for line in result.stdout.lines if line.startswith("controller: "))
+    if " 1 workers " in line:
+        pytest.skip("a single core, or not Linux: the gate works in one process here")
+    assert line.startswith("controller: 1 Python thread(s), ")
+    assert line.endswith(" workers by fork, no forkserver")
+    result.stdout.fnmatch_lines(["metric gate: passed (20 metrics)"])
+    result.stderr.no_fnmatch_line("*Traceback*")
