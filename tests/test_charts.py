@@ -604,3 +604,49 @@ def test_stamps_kept_are_bounded_and_dropping_them_changes_no_pixel(monkeypatch)
     kept_few, count_few = drawn(8)
     assert count_all == 30 and count_few <= 8
     assert np.array_equal(kept_all, kept_few)
+
+
+OUTLINED_TEXTS = [
+    *STAMPED_TEXTS,
+    {"s": "accuracy: pass", "fontsize": 14},  # a text met before, at another size
+    {"s": "accuracy: pass", "family": "DejaVu Serif"},  # and in another font
+    {"s": "pass accuracy"},  # the same glyphs in another order
+    {"s": r"$\sigma^2$ = 0.4"},  # mathtext, which the converter leaves to matplotlib
+]
+
+
+def outlined_svg(figure_class, texts=OUTLINED_TEXTS):
+    """An SVG of ``texts`` (each given as for ``Figure.text``), saved as the charts are."""
+    with charts.drawing_style():
+        figure = figure_class(figsize=(4, 3), dpi=100)
+        for index, text in enumerate(texts):
+            # Centred: placed by their extents, which the converter measures too.
+            options = {"ha": "center", "va": "center", **text}
+            figure.text(0.25 + (index % 2) * 0.5, 0.9 - (index // 2) * 0.14, options.pop("s"), **options)
+        return charts.save_figure(figure, "svg")
+
+
+def test_svg_texts_from_the_shared_converter_are_byte_for_byte_matplotlibs():
+    from matplotlib.figure import Figure
+
+    # matplotlib's own: a plain figure gets a new converter for its file.
+    own = outlined_svg(Figure)
+    assert own.count(b"<use ") > 50  # texts drawn as outlines, glyph by glyph
+    # The charts' converter, first with nothing remembered, then after other files have filled it
+    # (the same texts reversed, so glyphs come first in another order).
+    charts._TEXT_OUTLINES._extents.clear()
+    charts._TEXT_OUTLINES._glyphs.clear()
+    assert outlined_svg(charts.ChartFigure) == own
+    outlined_svg(charts.ChartFigure, OUTLINED_TEXTS[::-1])
+    assert outlined_svg(charts.ChartFigure) == own
+
+
+def test_texts_the_svg_converter_remembers_are_bounded_and_dropping_them_changes_no_byte(monkeypatch):
+    from matplotlib.figure import Figure
+
+    texts = [{"s": f"v{index}"} for index in range(30)] + [{"s": "v0"}]
+    own = outlined_svg(Figure, texts)
+    monkeypatch.setattr(charts._TextOutlines, "KEPT", 8)
+    charts._TEXT_OUTLINES._glyphs.clear()
+    assert outlined_svg(charts.ChartFigure, texts) == own
+    assert 0 < len(charts._TEXT_OUTLINES._glyphs) <= 8 and len(charts._TEXT_OUTLINES._extents) <= 8
