@@ -1093,11 +1093,9 @@ class Bound(Limit):
         )
 
 
-@dataclass(frozen=True)
-class MaxDrop(Limit):
-    """``max-drop``: how much worse than the baseline the value may be, in the metric's units."""
+class _FromBaseline:
+    """What the two limits relative to the baseline share (both are dataclasses with these fields)."""
 
-    allowed: float
     reference: float
     higher_is_better: bool
     # How the baseline was found (its method and how many runs): words only a failure needs, so
@@ -1110,12 +1108,23 @@ class MaxDrop(Limit):
         return _baseline_text(self.method, self.reference, self.runs)
 
     @property
-    def key(self) -> str:
-        return "max-drop"
-
-    @property
     def prefers_high(self) -> bool:
         return self.higher_is_better
+
+
+@dataclass(frozen=True)
+class MaxDrop(_FromBaseline, Limit):
+    """``max-drop``: how much worse than the baseline the value may be, in the metric's units."""
+
+    allowed: float
+    reference: float
+    higher_is_better: bool
+    method: str
+    runs: int
+
+    @property
+    def key(self) -> str:
+        return "max-drop"
 
     @property
     def threshold(self) -> float:
@@ -1143,28 +1152,18 @@ class MaxDrop(Limit):
 
 
 @dataclass(frozen=True)
-class MaxDropPct(Limit):
+class MaxDropPct(_FromBaseline, Limit):
     """``max-drop-pct``: how much worse than the baseline the value may be, in percent of the baseline."""
 
     pct: float
     reference: float  # never 0
     higher_is_better: bool
-    # How the baseline was found (its method and how many runs): words only a failure needs, so
-    # they are made then (the charts judge every history run, and nearly every run passes).
     method: str
     runs: int
 
     @property
-    def reference_text(self) -> str:
-        return _baseline_text(self.method, self.reference, self.runs)
-
-    @property
     def key(self) -> str:
         return "max-drop-pct"
-
-    @property
-    def prefers_high(self) -> bool:
-        return self.higher_is_better
 
     @property
     def threshold(self) -> float:
