@@ -811,8 +811,8 @@ class _StampingRenderer(RendererAgg):
             gc.get_rgb(),
             gc.get_alpha(),
             gc.get_antialiased(),
-            tuple(features) if features else None,
-            tuple(language) if isinstance(language, list) else language,
+            _hashable(features),
+            _hashable(language),
             rc["text.hinting"],
             rc["text.hinting_factor"],
         )
@@ -944,6 +944,7 @@ class _TextOutlines(TextToPath):
 
 
 def _hashable(value: object) -> object:
+    """A text's font features or language (a list, a string or ``None``) as part of a cache key."""
     return tuple(value) if isinstance(value, list) else value
 
 
