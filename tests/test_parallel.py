@@ -108,6 +108,7 @@ WHO_FORKS_THE_WORKERS = textwrap.dedent(
         _thread.start_new_thread(wait, ())
     elif sys.argv[1] == "reused":  # the forkserver an earlier, larger pool started
         _thread.start_new_thread(wait, ())
+        running.wait()  # the thread runs before that pool looks for threads
         parallel.starmap(os.getpid, [()] * parallel.FORKSERVER_FROM)
         tasks = parallel.PARALLEL_FROM
     else:
