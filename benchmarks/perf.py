@@ -24,7 +24,7 @@ The targets (from the project's performance, shared-history and data-drift issue
    process the way the gate draws many of them (one reused figure), costs at
    most 1.2x the floor, PNG and SVG: an Agg ``Figure`` of the same size with
    one line of the same number of points, saved the way the charts are
-   (``charts.save_figure``) in this process. The table also shows what PNG's
+   (a ``charts.ChartFigure`` through ``charts.save_figure``) in this process. The table also shows what PNG's
    zlib levels and PIL's encoder cost, the measurements behind the charts'
    own PNG writer and its level.
 4. **Many metrics.** With 200 gated metrics and a 1,000-run history, all
